@@ -1,0 +1,156 @@
+//! Entropy (KL-divergence) observer, TensorRT's EntropyCalibration2.
+//!
+//! Reference: ModelOpt `modelopt/torch/quantization/calib/histogram.py`,
+//! `_compute_amax_entropy(calib_hist, calib_bin_edges, num_bits=8, unsigned=False, stride=1,
+//! start_bin=128)`, reproduced operation for operation so the argmin agrees:
+//!
+//! * `bins[0] := bins[1]` (the spike of exact zeros is ignored);
+//! * for `i = 128 ..= N`: P is `bins[..i]` with all outlier mass `sum(bins[i..])` added to bin
+//!   `i - 1`; Q merges `bins[..i]` into 128 groups (bin `j` → group `⌊128·j / i⌋`, which is
+//!   exactly `np.digitize(range(i), np.linspace(0, i, 129)) - 1`), spreading each group's sum
+//!   evenly over its non-empty bins;
+//! * `D_i = scipy.stats.entropy(P, Q)`: both normalised by their `np.sum`, then
+//!   `Σ rel_entr(p, q)` with `rel_entr = p·ln(p/q)`, 0 for `p = 0`, ∞ for `p > 0, q = 0`; sums use
+//!   numpy's pairwise summation;
+//! * amax = `edges[i*]` for the LAST `i*` attaining the minimum.
+//!
+//! ```
+//! use calibr8_calibration::{Method, ObserverConfig, TensorObserver};
+//! let mut obs = TensorObserver::new("x", ObserverConfig::new(Method::Entropy))?;
+//! // A Laplace-like batch: entropy clips the long tail.
+//! let data: Vec<f32> = (1..20_000).map(|i| -(i as f32 / 20_000.0).ln()).collect();
+//! obs.observe(&data, &[data.len()])?;
+//! let r = obs.finish()?;
+//! let max = data.iter().cloned().fold(0.0f32, f32::max);
+//! assert!(r.amax[0] > 0.0 && r.amax[0] < max);
+//! # Ok::<(), calibr8_calibration::Error>(())
+//! ```
+
+use super::histogram::np_sum_f64;
+
+/// Number of quantized magnitude levels for int8 (`1 << (num_bits - 1)`).
+const NBINS_Q: usize = 128;
+/// First candidate bin (`start_bin`).
+const START_BIN: usize = 128;
+
+/// amax minimising KL(P‖Q) over `i = 128 ..= N`; `edges.len() == counts.len() + 1`.
+/// Histograms with fewer than 128 bins, or no counts, give 0.
+pub fn amax(counts: &[u64], edges: &[f64]) -> f32 {
+    let n = counts.len();
+    if n < START_BIN || edges.len() != n + 1 || n < 2 {
+        return 0.0;
+    }
+    let mut bins = counts.to_vec();
+    bins[0] = bins[1];
+    // A histogram without counts gives NaN divergences; like np.argmin over them the loop
+    // below then keeps i = N.
+    let total: u64 = bins.iter().sum();
+    // Suffix sums give the outlier mass of every i in O(1).
+    let mut outliers = vec![0u64; n + 1];
+    for j in (0..n).rev() {
+        outliers[j] = outliers[j + 1] + bins[j];
+    }
+
+    let mut group_sum = [0u64; NBINS_Q];
+    let mut group_nnz = [0u64; NBINS_Q];
+    let mut group = vec![0u8; n];
+    let mut q = vec![0f64; n];
+    let mut vec = vec![0f64; n];
+    let mut best = f64::INFINITY;
+    let mut best_i = n; // all-∞ divergences pick the last candidate, as the reference does
+    for i in START_BIN..=n {
+        group_sum.fill(0);
+        group_nnz.fill(0);
+        // group[j] = ⌊128·j / i⌋, stepped without division.
+        let mut g = 0usize;
+        for (j, &b) in bins[..i].iter().enumerate() {
+            while (g + 1) * i <= j * NBINS_Q {
+                g += 1;
+            }
+            group[j] = g as u8;
+            if b != 0 {
+                group_sum[g] += b;
+                group_nnz[g] += 1;
+            }
+        }
+        for j in 0..i {
+            q[j] = if bins[j] != 0 {
+                let g = usize::from(group[j]);
+                group_sum[g] as f64 / group_nnz[g] as f64
+            } else {
+                0.0
+            };
+        }
+        let q_sum = np_sum_f64(&q[..i]);
+        // P's sum is the total count (integers below 2^53: np.sum is exact).
+        let p_sum = total as f64;
+        for j in 0..i {
+            let p_count = if j == i - 1 { bins[j] + outliers[i] } else { bins[j] };
+            let p = p_count as f64 / p_sum;
+            let qq = q[j] / q_sum;
+            vec[j] = rel_entr(p, qq);
+        }
+        let d = np_sum_f64(&vec[..i]);
+        // LAST argmin: ties go to the later i (`<=`); NaN never wins.
+        if d <= best {
+            best = d;
+            best_i = i;
+        }
+    }
+    edges[best_i] as f32
+}
+
+/// `scipy.special.rel_entr`.
+fn rel_entr(x: f64, y: f64) -> f64 {
+    if x.is_nan() || y.is_nan() {
+        f64::NAN
+    } else if x > 0.0 && y > 0.0 {
+        x * (x / y).ln()
+    } else if x == 0.0 && y >= 0.0 {
+        0.0
+    } else {
+        f64::INFINITY
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn edges(n: usize) -> Vec<f64> {
+        (0..=n).map(|k| k as f64 / n as f64).collect()
+    }
+
+    #[test]
+    fn uniform_histogram_keeps_full_range() {
+        // Flat data: every i < N clips mass into one bin; i = N is lossless.
+        let counts = vec![100u64; 512];
+        assert_eq!(amax(&counts, &edges(512)), 1.0);
+    }
+
+    #[test]
+    fn few_levels_prefer_last_zero_divergence() {
+        // 128 bins with mass only in the first 128 and nothing after: D = 0 for every i ≥ 128,
+        // the LAST argmin is i = N.
+        let mut counts = vec![0u64; 300];
+        for c in counts.iter_mut().take(128) {
+            *c = 7;
+        }
+        assert_eq!(amax(&counts, &edges(300)), 1.0);
+    }
+
+    #[test]
+    fn long_tail_is_clipped() {
+        let n = 2048;
+        let counts: Vec<u64> =
+            (0..n).map(|j| (1e6 * (-(j as f64) / 40.0).exp()).round() as u64 + 1).collect();
+        let a = amax(&counts, &edges(n));
+        assert!(a > 0.0 && a < 1.0, "{a}");
+    }
+
+    #[test]
+    fn empty_and_short() {
+        assert_eq!(amax(&[0; 200], &edges(200)), 1.0);
+        assert_eq!(amax(&[1; 100], &edges(100)), 0.0);
+    }
+}
