@@ -51,8 +51,7 @@ pub use observer::TensorObserver;
 pub use observers::histogram::Histogram;
 pub use range::TensorRange;
 pub use spec::{
-    fake_quant, quant_params, quantize_value, QuantDtype, QuantParams, QuantSpec, Scheme,
-    DEAD_AMAX,
+    fake_quant, quant_params, quantize_value, QuantDtype, QuantParams, QuantSpec, Scheme, DEAD_AMAX,
 };
 
 /// What every file of the crate imports (`use crate::internal::*;`).

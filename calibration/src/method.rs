@@ -65,8 +65,12 @@ impl Method {
     pub fn all_default() -> Vec<Method> {
         vec![
             Method::MinMax,
-            Method::EmaMinMax { decay: DEFAULT_EMA_DECAY },
-            Method::Percentile { percentile: DEFAULT_PERCENTILE },
+            Method::EmaMinMax {
+                decay: DEFAULT_EMA_DECAY,
+            },
+            Method::Percentile {
+                percentile: DEFAULT_PERCENTILE,
+            },
             Method::Entropy,
             Method::Mse,
         ]
@@ -74,7 +78,10 @@ impl Method {
 
     /// Whether this method is computed from the |x| histogram.
     pub fn uses_histogram(&self) -> bool {
-        matches!(self, Method::Percentile { .. } | Method::Entropy | Method::Mse)
+        matches!(
+            self,
+            Method::Percentile { .. } | Method::Entropy | Method::Mse
+        )
     }
 
     /// Checks the method's parameter; `tensor` names the observer in the error.
@@ -149,7 +156,9 @@ impl FromStr for Method {
         let no_arg = |m: Method| -> Result<Method, String> {
             match arg {
                 None => Ok(m),
-                Some(_) => Err(format!("`{s}`: method `{name}` takes no parameter; write `{name}`")),
+                Some(_) => Err(format!(
+                    "`{s}`: method `{name}` takes no parameter; write `{name}`"
+                )),
             }
         };
         match name {
@@ -335,8 +344,20 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let bad = ObserverConfig::new(Method::Percentile { percentile: 0.0 });
-        assert!(matches!(bad.validate("t"), Err(Error::InvalidConfig { option: "percentile", .. })));
+        assert!(matches!(
+            bad.validate("t"),
+            Err(Error::InvalidConfig {
+                option: "percentile",
+                ..
+            })
+        ));
         let bad = ObserverConfig::new(Method::EmaMinMax { decay: f64::NAN });
-        assert!(matches!(bad.validate("t"), Err(Error::InvalidConfig { option: "decay", .. })));
+        assert!(matches!(
+            bad.validate("t"),
+            Err(Error::InvalidConfig {
+                option: "decay",
+                ..
+            })
+        ));
     }
 }

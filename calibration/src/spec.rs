@@ -47,11 +47,17 @@ pub struct QuantSpec {
 
 impl QuantSpec {
     /// TensorRT weights: int8, symmetric, narrow range `[-127, 127]`.
-    pub const TENSORRT_WEIGHT: Self =
-        QuantSpec { dtype: QuantDtype::Int8, scheme: Scheme::Symmetric, narrow_range: true };
+    pub const TENSORRT_WEIGHT: Self = QuantSpec {
+        dtype: QuantDtype::Int8,
+        scheme: Scheme::Symmetric,
+        narrow_range: true,
+    };
     /// TensorRT activations / ONNX `QuantizeLinear`: int8, symmetric, full range `[-128, 127]`.
-    pub const TENSORRT_ACTIVATION: Self =
-        QuantSpec { dtype: QuantDtype::Int8, scheme: Scheme::Symmetric, narrow_range: false };
+    pub const TENSORRT_ACTIVATION: Self = QuantSpec {
+        dtype: QuantDtype::Int8,
+        scheme: Scheme::Symmetric,
+        narrow_range: false,
+    };
 
     /// Smallest integer code.
     pub fn qmin(&self) -> i32 {
@@ -114,19 +120,35 @@ pub fn quant_params(range: &TensorRange, spec: &QuantSpec) -> QuantParams {
     for c in 0..n {
         let lo = range.min.get(c).copied().unwrap_or(0.0);
         let hi = range.max.get(c).copied().unwrap_or(0.0);
-        let amax = range.amax.get(c).copied().unwrap_or_else(|| lo.abs().max(hi.abs()));
+        let amax = range
+            .amax
+            .get(c)
+            .copied()
+            .unwrap_or_else(|| lo.abs().max(hi.abs()));
         let (s, z) = channel_params(lo, hi, amax, spec, qmin, qmax);
         scale.push(s);
         zero_point.push(z);
     }
-    QuantParams { scale, zero_point, axis: range.axis, spec: *spec }
+    QuantParams {
+        scale,
+        zero_point,
+        axis: range.axis,
+        spec: *spec,
+    }
 }
 
-fn channel_params(lo: f32, hi: f32, amax: f32, spec: &QuantSpec, qmin: i32, qmax: i32) -> (f32, i32) {
+fn channel_params(
+    lo: f32,
+    hi: f32,
+    amax: f32,
+    spec: &QuantSpec,
+    qmin: i32,
+    qmax: i32,
+) -> (f32, i32) {
     match spec.scheme {
         Scheme::Symmetric => {
             // NaN amax is impossible from the observers; treat it as dead rather than emit NaN.
-            if !(amax > DEAD_AMAX) || !amax.is_finite() {
+            if amax.is_nan() || amax <= DEAD_AMAX || amax.is_infinite() {
                 return (1.0, 0);
             }
             match spec.dtype {
@@ -142,7 +164,7 @@ fn channel_params(lo: f32, hi: f32, amax: f32, spec: &QuantSpec, qmin: i32, qmax
             let lo = f64::from(lo.min(0.0));
             let hi = f64::from(hi.max(0.0));
             let span = hi - lo;
-            if !(span > f64::from(DEAD_AMAX)) || !span.is_finite() {
+            if span.is_nan() || span <= f64::from(DEAD_AMAX) || span.is_infinite() {
                 return (1.0, 0);
             }
             let s = span / f64::from(qmax - qmin);
@@ -185,7 +207,11 @@ mod tests {
     use super::*;
 
     fn spec(dtype: QuantDtype, scheme: Scheme, narrow_range: bool) -> QuantSpec {
-        QuantSpec { dtype, scheme, narrow_range }
+        QuantSpec {
+            dtype,
+            scheme,
+            narrow_range,
+        }
     }
 
     #[test]

@@ -29,7 +29,11 @@ pub(crate) struct Ema {
 
 impl Ema {
     pub(crate) fn new(decay: f64) -> Self {
-        Ema { decay, min: Vec::new(), max: Vec::new() }
+        Ema {
+            decay,
+            min: Vec::new(),
+            max: Vec::new(),
+        }
     }
 
     /// Folds in one batch's per-channel extremes.
@@ -51,7 +55,11 @@ impl Ema {
 
     /// `max(|min|, |max|)` per channel.
     pub(crate) fn amax(&self) -> Vec<f32> {
-        self.min.iter().zip(&self.max).map(|(l, h)| l.abs().max(h.abs())).collect()
+        self.min
+            .iter()
+            .zip(&self.max)
+            .map(|(l, h)| l.abs().max(h.abs()))
+            .collect()
     }
 }
 
@@ -68,7 +76,7 @@ mod tests {
         let d = 0.99f32;
         let omd = (1.0f64 - 0.99) as f32;
         assert_eq!(e.max[0], 1.0 * d + omd * 3.0);
-        assert_eq!(e.min[0], -1.0 * d + omd * -2.0);
+        assert_eq!(e.min[0], -d + omd * -2.0);
         assert_eq!(e.amax(), vec![e.min[0].abs().max(e.max[0])]);
     }
 }
