@@ -1,0 +1,3 @@
+//! backend
+pub struct TensorRtBackend;
+pub struct TrtEngine;
