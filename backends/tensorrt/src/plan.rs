@@ -618,7 +618,7 @@ fn profile(model: &OnnxModel, batch: BatchProfile) -> Result<Vec<InputProfile>> 
         if input.dims.iter().all(|d| d.is_some()) {
             continue;
         }
-        let mut shape = |b: usize| -> Result<Vec<i64>> {
+        let shape = |b: usize| -> Result<Vec<i64>> {
             input
                 .dims
                 .iter()
