@@ -30,10 +30,13 @@ impl Layout {
         &data[start..start + self.inner]
     }
 
-    /// Channels per parallel task: enough for about [`CHUNK`] values.
+    /// Channels per parallel task: enough for about [`CHUNK`] values, and enough that a task
+    /// reads whole cache lines of a row when runs along the channel are short.
     fn group(&self) -> usize {
         let per_channel = (self.outer * self.inner).max(1);
-        CHUNK.div_ceil(per_channel).clamp(1, self.channels.max(1))
+        let by_size = CHUNK.div_ceil(per_channel);
+        let by_line = 32usize.div_ceil(self.inner.max(1));
+        by_size.max(by_line).clamp(1, self.channels.max(1))
     }
 }
 
@@ -617,10 +620,19 @@ fn batch_min_max(data: &[f32], l: Layout) -> Result<(Vec<f32>, Vec<f32>), usize>
                 let mut bad = false;
                 for o in 0..l.outer {
                     for (k, c) in cs.clone().enumerate() {
-                        let (a, b, n) = scan(l.block(data, o, c));
-                        lo[k] = lo[k].min(a);
-                        hi[k] = hi[k].max(b);
-                        bad |= n;
+                        let block = l.block(data, o, c);
+                        if block.len() < 16 {
+                            for &x in block {
+                                lo[k] = if x < lo[k] { x } else { lo[k] };
+                                hi[k] = if x > hi[k] { x } else { hi[k] };
+                                bad |= x.is_nan();
+                            }
+                        } else {
+                            let (a, b, n) = scan(block);
+                            lo[k] = lo[k].min(a);
+                            hi[k] = hi[k].max(b);
+                            bad |= n;
+                        }
                     }
                 }
                 (lo, hi, bad)
@@ -701,6 +713,22 @@ fn fill(hists: &mut [ChannelHist], data: &[f32], l: Layout) {
     }
     let g = l.group();
     hists.par_chunks_mut(g).enumerate().for_each(|(gi, hs)| {
+        if l.inner < 16 {
+            // Short runs: tile rows so a tile of the group's columns stays in cache while each
+            // channel's histogram is filled in turn (its counts then stay in L1).
+            const ROWS: usize = 256;
+            for o0 in (0..l.outer).step_by(ROWS) {
+                let rows = o0..(o0 + ROWS).min(l.outer);
+                for (k, h) in hs.iter_mut().enumerate() {
+                    let c = gi * g + k;
+                    h.fill_iter(
+                        rows.clone()
+                            .flat_map(|o| l.block(data, o, c).iter().copied()),
+                    );
+                }
+            }
+            return;
+        }
         for o in 0..l.outer {
             for (k, h) in hs.iter_mut().enumerate() {
                 h.fill(l.block(data, o, gi * g + k));

@@ -143,8 +143,15 @@ proptest! {
                 o
             })
             .collect();
+        // A shard without batches reports an empty global max.
         let global = obs.iter().map(|o| o.global_max()).fold(Vec::<f32>::new(), |acc, m| {
-            if acc.is_empty() { m } else { acc.iter().zip(&m).map(|(a, b)| a.max(*b)).collect() }
+            if acc.is_empty() {
+                m
+            } else if m.is_empty() {
+                acc
+            } else {
+                acc.iter().zip(&m).map(|(a, b)| a.max(*b)).collect()
+            }
         });
         for (o, s) in obs.iter_mut().zip(&shards) {
             o.set_global_max(&global).expect("global max");
