@@ -1,0 +1,113 @@
+//! The one error type of calibr8-core: every variant names the file, tensor, node, op type or
+//! option at fault, and its message ends with what to do about it.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong between an ONNX file and the artifacts calibr8 writes.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A file could not be read or written.
+    #[error("{action} {path}: {source}")]
+    Io {
+        /// What calibr8 was doing ("reading", "writing", "creating directory").
+        action: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The operating system's reason.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The bytes are not a readable ONNX model.
+    #[error(
+        "{path}: not a valid ONNX model ({reason}). Check that the file is a complete .onnx export"
+    )]
+    InvalidModel {
+        /// Where the model came from (a path, or `<memory>`).
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The model is valid ONNX but uses something calibr8 cannot handle.
+    #[error("{path}: node '{node}' ({op_type}): {reason}")]
+    UnsupportedNode {
+        /// Where the model came from.
+        path: String,
+        /// The node's name.
+        node: String,
+        /// Its ONNX op type.
+        op_type: String,
+        /// Why, and what to do.
+        reason: String,
+    },
+    /// The quantization configuration is inconsistent or names things the model does not have.
+    #[error("invalid quantization config: option '{option}': {reason}")]
+    Config {
+        /// The option (key) at fault.
+        option: String,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+    /// Calibration data does not fit the model.
+    #[error("calibration data {source_name}: {reason}")]
+    Data {
+        /// The data file, folder, or `<memory>`.
+        source_name: String,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+    /// An observer refused the data (NaN/Inf, wrong channel axis, unmergeable shards...).
+    #[error(transparent)]
+    Calibration(#[from] calibr8_calibration::Error),
+    /// An engine failed while running the model.
+    #[error("backend {backend}: {reason}")]
+    Backend {
+        /// The backend's name (`tract`, `tensorrt`, ...).
+        backend: String,
+        /// What failed.
+        reason: String,
+    },
+    /// A backend does not offer this capability.
+    #[error("backend {backend} does not support {what}")]
+    Unsupported {
+        /// The backend's name.
+        backend: String,
+        /// The capability.
+        what: String,
+    },
+    /// A tensor named in a request does not exist in the model.
+    #[error(
+        "tensor '{tensor}' not found in {path}. Run `calibr8 inspect` to list the model's tensors"
+    )]
+    UnknownTensor {
+        /// The missing tensor.
+        tensor: String,
+        /// The model.
+        path: String,
+    },
+}
+
+/// `Result` with calibr8-core's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// An [`Error::Io`] for `path`.
+    pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { action, path: path.into(), source }
+    }
+
+    /// An [`Error::Config`] for `option`.
+    pub fn config(option: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Config { option: option.into(), reason: reason.into() }
+    }
+
+    /// An [`Error::Data`] for the data source `source_name`.
+    pub fn data(source_name: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Data { source_name: source_name.into(), reason: reason.into() }
+    }
+
+    /// An [`Error::Backend`] for `backend`.
+    pub fn backend(backend: impl Into<String>, reason: impl std::fmt::Display) -> Self {
+        Error::Backend { backend: backend.into(), reason: reason.to_string() }
+    }
+}

@@ -1,0 +1,61 @@
+//! Artifacts users' stacks take unchanged: QDQ ONNX, TensorRT calibration cache, NNI configs,
+//! `ranges.json`, all published atomically.
+
+mod atomic;
+mod nni;
+mod qdq;
+mod ranges;
+mod trt_cache;
+
+pub use atomic::{write_atomic, OutputSet};
+pub use nni::{nni_v2_config, nni_v3_config};
+pub use qdq::qdq_model;
+pub use ranges::ranges_json;
+pub use trt_cache::{
+    calibration_cache, parse_calibration_cache, write_calibration_cache_entries, CalibrationCache,
+    TrtVersion,
+};
+
+use crate::internal::*;
+use std::path::{Path, PathBuf};
+
+/// File names [`write_artifacts`] uses.
+pub mod names {
+    /// The QDQ model.
+    pub const QDQ_MODEL: &str = "model.qdq.onnx";
+    /// TensorRT's calibration cache.
+    pub const TRT_CACHE: &str = "calibration.cache";
+    /// NNI 2.x config (what `ModelSpeedupTensorRT` reads).
+    pub const NNI_V2: &str = "nni_calibration_config.json";
+    /// NNI 3.0 config.
+    pub const NNI_V3: &str = "nni3_calibration_config.json";
+    /// Per-tensor ranges.
+    pub const RANGES: &str = "ranges.json";
+}
+
+/// Options for [`write_artifacts`].
+#[derive(Clone, Debug, Default)]
+pub struct ArtifactOptions {
+    /// TensorRT version for the cache header.
+    pub trt_version: TrtVersion,
+}
+
+/// Writes every artifact of `q` into `dir`, all or nothing.
+pub fn write_artifacts(
+    q: &QuantizedModel,
+    dir: impl AsRef<Path>,
+    options: &ArtifactOptions,
+) -> Result<Vec<PathBuf>> {
+    let mut out = OutputSet::new(dir.as_ref());
+    out.add(names::QDQ_MODEL, qdq_model(q)?.to_bytes());
+    out.add(names::TRT_CACHE, calibration_cache(q, options.trt_version).into_bytes());
+    let pretty = |v: serde_json::Value| {
+        let mut s = serde_json::to_string_pretty(&v).unwrap_or_default();
+        s.push('\n');
+        s.into_bytes()
+    };
+    out.add(names::NNI_V2, pretty(nni_v2_config(q)));
+    out.add(names::NNI_V3, pretty(nni_v3_config(q)));
+    out.add(names::RANGES, pretty(ranges_json(q)));
+    out.commit()
+}

@@ -1,0 +1,34 @@
+//! `ranges.json`: everything calibr8 decided per tensor, for people and scripts.
+
+use crate::internal::*;
+use serde_json::{json, Map, Value};
+
+/// `{tensor: {role, observer, axis, min, max, amax, scale, zero_point, dtype, scheme,
+/// clipped_fraction, batches, values, consumers, producer}}`.
+pub fn ranges_json(q: &QuantizedModel) -> Value {
+    let mut out = Map::new();
+    for (name, t) in &q.tensors {
+        out.insert(
+            name.clone(),
+            json!({
+                "role": t.target.role,
+                "observer": t.range.method.to_string(),
+                "axis": t.params.axis,
+                "min": t.range.min,
+                "max": t.range.max,
+                "amax": t.range.amax,
+                "scale": t.params.scale,
+                "zero_point": t.params.zero_point,
+                "dtype": t.params.spec.dtype,
+                "scheme": t.params.spec.scheme,
+                "narrow_range": t.params.spec.narrow_range,
+                "clipped_fraction": t.range.clipped_fraction,
+                "batches": t.range.batches,
+                "values": t.range.values,
+                "consumers": t.target.consumers,
+                "producer": t.target.producer,
+            }),
+        );
+    }
+    Value::Object(out)
+}

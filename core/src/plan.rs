@@ -1,0 +1,245 @@
+//! Resolving a [`QuantConfig`] against a model: the exact tensors to observe, with their role,
+//! spec and granularity, and the precision of every node the config decides.
+
+use crate::config::{expand_op_type, GranularityName, Precision, Target};
+use crate::internal::*;
+use crate::ops::{register_all_ops, InputRole};
+use calibr8_calibration::{Granularity, QuantSpec};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Whether a quantized tensor is computed at run time or a constant weight.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TensorRole {
+    /// A run-time tensor, observed over the calibration data.
+    Activation,
+    /// A constant weight, observed once from the model file.
+    Weight,
+}
+
+/// One tensor the config quantizes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TensorTarget {
+    /// The ONNX tensor name.
+    pub tensor: String,
+    /// Activation or weight.
+    pub role: TensorRole,
+    /// Quantized type, scheme and range.
+    pub spec: QuantSpec,
+    /// Per tensor, or per channel along an axis (weights only).
+    pub granularity: Granularity,
+    /// The quantized nodes that read it through Q/DQ.
+    pub consumers: Vec<String>,
+    /// The node that produces it (for `_output_` targets and reports), if any.
+    pub producer: Option<String>,
+}
+
+/// What a config means for one model.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct QuantPlan {
+    /// Tensors to quantize, by name.
+    pub tensors: BTreeMap<String, TensorTarget>,
+    /// Precision of every node the config decided (quantized, or excluded and kept in float).
+    pub node_precision: BTreeMap<String, Precision>,
+}
+
+struct Decision<'a> {
+    rule: &'a crate::config::ConfigRule,
+}
+
+impl QuantPlan {
+    /// Resolves `config` against `model`. Names in `op_names` / `exclude_op_names` that the model
+    /// does not have are errors, as are targets the model cannot honour.
+    pub fn resolve(model: &OnnxModel, config: &QuantConfig) -> Result<QuantPlan> {
+        config.validate()?;
+        let graph = Graph::new(model);
+        let registry = register_all_ops();
+        let proto_nodes = &model.graph().node;
+
+        // Check every node name the config mentions.
+        for (ix, rule) in config.config_list.iter().enumerate() {
+            for (key, names) in
+                [("op_names", &rule.op_names), ("exclude_op_names", &rule.exclude_op_names)]
+            {
+                for name in names {
+                    if graph.node(name).is_none() {
+                        return Err(Error::config(
+                            format!("config_list[{ix}].{key}"),
+                            format!(
+                                "node '{name}' is not in {}. Run `calibr8 inspect {}` to list its nodes",
+                                model.origin, model.origin
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+
+        // Later rules override earlier ones, as in NNI.
+        let mut decided: BTreeMap<usize, Option<Decision>> = BTreeMap::new();
+        for rule in &config.config_list {
+            let expand = |list: &Vec<String>| -> Vec<String> {
+                list.iter().flat_map(|o| expand_op_type(o).unwrap_or_default()).collect()
+            };
+            let op_types = expand(&rule.op_types);
+            let exclude_types = expand(&rule.exclude_op_types);
+            for (ix, node) in graph.nodes.iter().enumerate() {
+                let named = rule.op_names.contains(&node.name) || op_types.contains(&node.op_type);
+                let excluded = rule.exclude_op_names.contains(&node.name)
+                    || exclude_types.contains(&node.op_type)
+                    || (rule.exclude && named);
+                if excluded {
+                    decided.insert(ix, None);
+                } else if named {
+                    decided.insert(ix, Some(Decision { rule }));
+                }
+            }
+        }
+
+        let mut plan = QuantPlan::default();
+        for (&ix, decision) in &decided {
+            let node = &graph.nodes[ix];
+            let Some(Decision { rule }) = decision else {
+                let precision = config
+                    .config_list
+                    .iter()
+                    .rev()
+                    .find(|r| {
+                        r.exclude_op_names.contains(&node.name)
+                            || r.exclude_op_types.iter().any(|t| {
+                                expand_op_type(t).unwrap_or_default().contains(&node.op_type)
+                            })
+                            || (r.exclude && r.op_names.contains(&node.name))
+                    })
+                    .map(|r| r.precision)
+                    .unwrap_or(Precision::Fp32);
+                plan.node_precision.insert(node.name.clone(), precision);
+                continue;
+            };
+            let roles = registry.input_roles(&proto_nodes[ix], &graph);
+            let spec = QuantSpec {
+                dtype: rule.quant_dtype,
+                scheme: rule.quant_scheme,
+                narrow_range: false,
+            };
+            let mut quantized_any = false;
+            for (input, role) in node.inputs.iter().zip(&roles) {
+                match role {
+                    InputRole::Activation if rule.target_names.contains(&Target::Input) => {
+                        plan.add(
+                            &graph,
+                            input,
+                            TensorRole::Activation,
+                            spec,
+                            Granularity::PerTensor,
+                            node,
+                        )?;
+                        quantized_any = true;
+                    }
+                    InputRole::Weight { channel_axis }
+                        if rule.target_names.contains(&Target::Weight) =>
+                    {
+                        let granularity = match rule.granularity {
+                            GranularityName::PerChannel => {
+                                Granularity::PerChannel { axis: *channel_axis }
+                            }
+                            GranularityName::Default => Granularity::PerTensor,
+                        };
+                        // Weights use the narrow range [-127, 127] (TensorRT, ONNX Runtime).
+                        let wspec = QuantSpec { narrow_range: true, ..spec };
+                        plan.add(&graph, input, TensorRole::Weight, wspec, granularity, node)?;
+                        quantized_any = true;
+                    }
+                    _ => {}
+                }
+            }
+            if rule.target_names.contains(&Target::Weight)
+                && !rule.target_names.contains(&Target::Input)
+                && !registry.has_weights(&node.op_type)
+                && !rule.op_names.is_empty()
+                && rule.op_names.contains(&node.name)
+            {
+                return Err(Error::config(
+                    "target_names",
+                    format!(
+                        "node '{}' ({}) has no weight; weights are quantized on {}",
+                        node.name,
+                        node.op_type,
+                        registry.weighted_op_types().join(", ")
+                    ),
+                ));
+            }
+            if rule.target_names.contains(&Target::Output) {
+                for output in node.outputs.iter().filter(|o| !o.is_empty()) {
+                    plan.add_output(output, spec, node);
+                    quantized_any = true;
+                }
+            }
+            if quantized_any {
+                plan.node_precision.insert(node.name.clone(), Precision::Int8);
+            }
+        }
+        Ok(plan)
+    }
+
+    fn add(
+        &mut self,
+        graph: &Graph,
+        tensor: &str,
+        role: TensorRole,
+        spec: QuantSpec,
+        granularity: Granularity,
+        consumer: &crate::graph::Node,
+    ) -> Result<()> {
+        let producer = graph.producer(tensor).map(|n| n.name.clone());
+        let entry = self.tensors.entry(tensor.to_string()).or_insert_with(|| TensorTarget {
+            tensor: tensor.to_string(),
+            role,
+            spec,
+            granularity,
+            consumers: vec![],
+            producer,
+        });
+        if entry.spec != spec || entry.granularity != granularity || entry.role != role {
+            return Err(Error::config(
+                "config_list",
+                format!(
+                    "tensor '{tensor}' is read by nodes {:?} and '{}' with different quantization \
+                     ({:?}/{:?} vs {:?}/{:?}); give them one rule",
+                    entry.consumers,
+                    consumer.name,
+                    entry.spec,
+                    entry.granularity,
+                    spec,
+                    granularity
+                ),
+            ));
+        }
+        if !entry.consumers.contains(&consumer.name) {
+            entry.consumers.push(consumer.name.clone());
+        }
+        Ok(())
+    }
+
+    fn add_output(&mut self, tensor: &str, spec: QuantSpec, producer: &crate::graph::Node) {
+        self.tensors.entry(tensor.to_string()).or_insert_with(|| TensorTarget {
+            tensor: tensor.to_string(),
+            role: TensorRole::Activation,
+            spec,
+            granularity: Granularity::PerTensor,
+            consumers: vec![],
+            producer: Some(producer.name.clone()),
+        });
+    }
+
+    /// Activation tensors, sorted by name.
+    pub fn activations(&self) -> impl Iterator<Item = &TensorTarget> {
+        self.tensors.values().filter(|t| t.role == TensorRole::Activation)
+    }
+
+    /// Weight tensors, sorted by name.
+    pub fn weights(&self) -> impl Iterator<Item = &TensorTarget> {
+        self.tensors.values().filter(|t| t.role == TensorRole::Weight)
+    }
+}

@@ -1,0 +1,258 @@
+//! `quantize_with`: resolve the config, observe weights from the file and activations over the
+//! calibration data on a backend, and return the annotated model.
+
+use crate::backend::{Backend, EngineOptions, Lowering};
+use crate::data::{Batch, CalibrationData};
+use crate::graph::tensor_f32;
+use crate::internal::*;
+use crate::plan::{QuantPlan, TensorTarget};
+use calibr8_calibration::{ObserverConfig, TensorObserver, TensorRange};
+use rayon::prelude::*;
+use std::collections::BTreeMap;
+
+/// Where calibration stands, for progress bars.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Progress {
+    /// 1 for the (first) pass, 2 for the histogram pass of two-pass mode.
+    pub pass: usize,
+    /// Batches done in this pass.
+    pub batch: usize,
+    /// Batches per pass, if the source knows.
+    pub batches: Option<usize>,
+}
+
+/// Calibrates `model` on `data` with `backend` capturing the activations, per `config`.
+///
+/// ```no_run
+/// # fn demo(backend: &dyn calibr8_core::Backend) -> calibr8_core::Result<()> {
+/// use calibr8_core::{quantize_with, NpySource, OnnxModel, QuantConfig};
+/// let model = OnnxModel::load("model.onnx")?;
+/// let data = NpySource::open("calib.npy", 32)?;
+/// let quantized = quantize_with(backend, &model, &data, &QuantConfig::default())?;
+/// # Ok(()) }
+/// ```
+pub fn quantize_with(
+    backend: &dyn Backend,
+    model: &OnnxModel,
+    data: &dyn CalibrationData,
+    config: &QuantConfig,
+) -> Result<QuantizedModel> {
+    quantize_with_progress(backend, model, data, config, &mut |_| {})
+}
+
+/// [`quantize_with`], reporting progress after every batch.
+pub fn quantize_with_progress(
+    backend: &dyn Backend,
+    model: &OnnxModel,
+    data: &dyn CalibrationData,
+    config: &QuantConfig,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<QuantizedModel> {
+    let plan = QuantPlan::resolve(model, config)?;
+    let ranges = calibrate(backend, model, &plan, data, config, progress)?;
+    QuantizedModel::new(model.clone(), plan, ranges, config.clone())
+}
+
+/// Observes every tensor of `plan` and returns their ranges.
+pub fn calibrate(
+    backend: &dyn Backend,
+    model: &OnnxModel,
+    plan: &QuantPlan,
+    data: &dyn CalibrationData,
+    config: &QuantConfig,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<BTreeMap<String, TensorRange>> {
+    let mut ranges = observe_weights(model, plan, config)?;
+    ranges.extend(
+        observe_activations(backend, model, plan, data, config, false, progress)?
+            .into_iter()
+            .map(|(name, observer)| observer.finish().map(|r| (name, r)))
+            .collect::<Result<BTreeMap<_, _>, _>>()?,
+    );
+    Ok(ranges)
+}
+
+/// Weights are constants: one observation each, straight from the model file.
+fn observe_weights(
+    model: &OnnxModel,
+    plan: &QuantPlan,
+    config: &QuantConfig,
+) -> Result<BTreeMap<String, TensorRange>> {
+    let graph = Graph::new(model);
+    let method = config.weight_method()?;
+    let weights: Vec<&TensorTarget> = plan.weights().collect();
+    weights
+        .par_iter()
+        .map(|target| {
+            let proto = graph.constant(&target.tensor).ok_or_else(|| Error::UnknownTensor {
+                tensor: target.tensor.clone(),
+                path: model.origin.clone(),
+            })?;
+            let (values, dims) = tensor_f32(proto).map_err(|reason| Error::InvalidModel {
+                path: model.origin.clone(),
+                reason: format!("weight '{}' {reason}", target.tensor),
+            })?;
+            let mut observer = TensorObserver::new(
+                target.tensor.clone(),
+                observer_config(config, method.clone(), target, false),
+            )?;
+            observer.observe(&values, &dims)?;
+            if observer.needs_second_pass() {
+                observer.start_second_pass()?;
+                observer.observe(&values, &dims)?;
+            }
+            Ok((target.tensor.clone(), observer.finish()?))
+        })
+        .collect()
+}
+
+fn observer_config(
+    config: &QuantConfig,
+    method: calibr8_calibration::Method,
+    target: &TensorTarget,
+    collect_all: bool,
+) -> ObserverConfig {
+    ObserverConfig {
+        method,
+        granularity: target.granularity,
+        histogram: config.histogram,
+        num_bins: config.num_bins,
+        collect_all,
+    }
+}
+
+/// Runs the float model over `data` (twice in two-pass mode) and feeds every activation of
+/// `plan` to its observer. With `collect_all`, observers keep the statistics of every method so
+/// one pass can answer them all (method comparison).
+pub fn observe_activations(
+    backend: &dyn Backend,
+    model: &OnnxModel,
+    plan: &QuantPlan,
+    data: &dyn CalibrationData,
+    config: &QuantConfig,
+    collect_all: bool,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Vec<(String, TensorObserver)>> {
+    let method = config.activation_method()?;
+    let graph_inputs = model.inputs();
+    let input_names: Vec<String> = graph_inputs.iter().map(|i| i.name.clone()).collect();
+    let targets: Vec<&TensorTarget> = plan.activations().collect();
+    let mut observers: Vec<(String, TensorObserver)> = targets
+        .iter()
+        .map(|t| {
+            let oc = observer_config(config, method.clone(), t, collect_all);
+            TensorObserver::new(t.tensor.clone(), oc).map(|o| (t.tensor.clone(), o))
+        })
+        .collect::<Result<_, _>>()?;
+    if observers.is_empty() {
+        return Ok(observers);
+    }
+    // Graph inputs are observed from the batch itself; everything else is captured.
+    let capture: Vec<String> =
+        targets.iter().map(|t| t.tensor.clone()).filter(|t| !input_names.contains(t)).collect();
+    let mut engine = backend.prepare(
+        Lowering::Float(model),
+        &EngineOptions { capture: capture.clone(), ..EngineOptions::default() },
+    )?;
+    let n_outputs = engine.output_names().len() - capture.len();
+    let mut pass = 1;
+    loop {
+        for (ix, batch) in data.batches().enumerate() {
+            let batch = batch?;
+            check_batch(model, &data.name(), &batch)?;
+            let outputs = engine.run(batch.clone())?;
+            let tensor_of = |name: &str| -> &ndarray::ArrayD<f32> {
+                match input_names.iter().position(|i| i == name) {
+                    Some(i) => &batch[i],
+                    None => {
+                        let c = capture.iter().position(|c| c == name).unwrap_or_default();
+                        &outputs[n_outputs + c]
+                    }
+                }
+            };
+            // Every observer runs; the first error in observer (name) order is reported, so
+            // the message does not depend on thread scheduling.
+            let results: Vec<Result<(), calibr8_calibration::Error>> = observers
+                .par_iter_mut()
+                .map(|(name, observer)| {
+                    if pass == 2 && !observer.needs_second_pass() {
+                        return Ok(());
+                    }
+                    let array = tensor_of(name);
+                    let array = array.as_standard_layout();
+                    let values = array.as_slice().unwrap_or_default();
+                    observer.observe(values, array.shape())
+                })
+                .collect();
+            results.into_iter().collect::<Result<Vec<()>, _>>()?;
+            progress(Progress { pass, batch: ix + 1, batches: data.num_batches() });
+        }
+        if pass == 1 && observers.iter().any(|(_, o)| o.needs_second_pass()) {
+            for (_, o) in observers.iter_mut() {
+                if o.needs_second_pass() {
+                    o.start_second_pass()?;
+                }
+            }
+            pass = 2;
+        } else {
+            break;
+        }
+    }
+    Ok(observers)
+}
+
+/// Checks a batch against the model's declared inputs: count, rank and every fixed dimension.
+pub fn check_batch(model: &OnnxModel, source: &str, batch: &Batch) -> Result<()> {
+    let inputs = model.inputs();
+    if batch.len() != inputs.len() {
+        return Err(Error::data(
+            source,
+            format!(
+                "gives {} array(s) per batch but {} has {} input(s): {}",
+                batch.len(),
+                model.origin,
+                inputs.len(),
+                inputs.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    }
+    for (array, input) in batch.iter().zip(&inputs) {
+        // NaN/Inf in the data would surface downstream under some other tensor's name.
+        if let Some((ix, v)) = array.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            let per_sample = array.len() / array.shape().first().copied().unwrap_or(1).max(1);
+            return Err(Error::data(
+                source,
+                format!(
+                    "input '{}' holds the non-finite value {v} (sample {} of the batch, flat index \
+                     {ix}); calibration data must be finite",
+                    input.name,
+                    ix / per_sample.max(1)
+                ),
+            ));
+        }
+        if input.dims.is_empty() {
+            continue;
+        }
+        let shape = array.shape();
+        let fits = shape.len() == input.dims.len()
+            && shape.iter().zip(&input.dims).all(|(s, d)| d.is_none_or(|d| d == *s));
+        if !fits {
+            let declared: Vec<String> = input
+                .dims
+                .iter()
+                .map(|d| d.map(|d| d.to_string()).unwrap_or_else(|| "?".into()))
+                .collect();
+            return Err(Error::data(
+                source,
+                format!(
+                    "batch shaped {shape:?} does not fit input '{}' of {} declared [{}]; \
+                     data must be [samples, ...] matching the model input",
+                    input.name,
+                    model.origin,
+                    declared.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
