@@ -1,0 +1,93 @@
+//! # calibr8
+//!
+//! Native int8 post-training quantization for ONNX models (and, through `calibr8-burn`, burn
+//! modules): streaming observers (minmax, EMA minmax, percentile, TensorRT's entropy, MSE), a
+//! quantized graph every backend lowers, and the artifacts deployment stacks take unchanged —
+//! QDQ ONNX, TensorRT calibration caches, NNI calibration configs.
+//!
+//! ```
+//! use calibr8::prelude::*;
+//!
+//! let model = OnnxModel::load("examples/digits/digits_cnn.onnx")?;
+//! let data = NpySource::open("examples/digits/calib.npy", 64)?;
+//! let config = QuantConfig { method: "percentile".into(), ..QuantConfig::default() };
+//! let quantized = calibr8::quantize(&model, &data, &config)?;
+//! assert!(quantized.tensors["conv1.weight"].params.axis == Some(0));
+//! # Ok::<(), calibr8::Error>(())
+//! ```
+//!
+//! ## Features
+//! - `tract` (default): the tract CPU backend, used by [`quantize`] to capture activations and
+//!   as the embedded engine for fp32 / simulated-int8 runs.
+//!
+//! ## Crates
+//! - [`calibration`] (`calibr8-calibration`): observers and scale math, no graph.
+//! - [`core`] (`calibr8-core`): graph view, config, plan, `quantize_with`, traits, exporters.
+//! - [`tract`] (`calibr8-tract`): the CPU backend.
+#![warn(missing_docs)]
+#![warn(clippy::unwrap_used)]
+
+pub use calibr8_calibration as calibration;
+pub use calibr8_core as core;
+pub use calibr8_core::{
+    export, quantize_with, quantize_with_progress, Backend, CalibrationData, ConfigRule, Engine,
+    EngineOptions, Error, InMemory, Lowering, NpySource, OnnxModel, Precision, Progress,
+    QuantConfig, QuantPlan, QuantizedModel, Result, TensorQuant,
+};
+#[cfg(feature = "tract")]
+pub use calibr8_tract as tract;
+
+/// The names [`backend_for_name`] knows, whether or not this build includes them.
+pub const BACKEND_NAMES: &[&str] = &["tract", "tensorrt", "burn"];
+
+/// The backend called `name`, checked ([`Backend::check`]) so a missing library is an error
+/// here, never a silent fallback.
+pub fn backend_for_name(name: &str) -> Result<Box<dyn Backend>> {
+    let backend: Box<dyn Backend> = match name {
+        #[cfg(feature = "tract")]
+        "tract" => Box::new(calibr8_tract::TractBackend),
+        known if BACKEND_NAMES.contains(&known) => {
+            return Err(Error::Unsupported {
+                backend: known.into(),
+                what: format!(
+                    "this build of calibr8 (rebuild with `--features {known}`; the tensorrt \
+                     backend also needs TensorRT 10 installed)"
+                ),
+            })
+        }
+        other => {
+            return Err(Error::config(
+                "backend",
+                format!("unknown backend '{other}'; use one of {}", BACKEND_NAMES.join(", ")),
+            ))
+        }
+    };
+    backend.check()?;
+    Ok(backend)
+}
+
+/// The default backend: tract on the CPU.
+#[cfg(feature = "tract")]
+pub fn default_backend() -> Box<dyn Backend> {
+    Box::new(calibr8_tract::TractBackend)
+}
+
+/// Calibrates `model` on `data` per `config` with the default (tract) backend.
+#[cfg(feature = "tract")]
+pub fn quantize(
+    model: &OnnxModel,
+    data: &dyn CalibrationData,
+    config: &QuantConfig,
+) -> Result<QuantizedModel> {
+    quantize_with(&calibr8_tract::TractBackend, model, data, config)
+}
+
+/// Everything a typical program uses.
+pub mod prelude {
+    pub use crate::export::{write_artifacts, ArtifactOptions, TrtVersion};
+    pub use crate::{
+        Backend, CalibrationData, Engine, EngineOptions, InMemory, Lowering, NpySource, OnnxModel,
+        Precision, QuantConfig, QuantizedModel,
+    };
+    pub use calibr8_calibration::{Granularity, Method, QuantDtype, Scheme};
+}
