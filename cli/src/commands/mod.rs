@@ -1,0 +1,14 @@
+//! One module per subcommand.
+
+mod inspect;
+mod quantize;
+
+use crate::args::{Cli, Command};
+use std::process::ExitCode;
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Quantize(args) => quantize::run(args),
+        Command::Inspect(args) => inspect::run(args),
+    }
+}
