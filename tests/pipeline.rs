@@ -1,0 +1,178 @@
+//! The core pipeline end to end on the bundled digits example: every observer, the QDQ export
+//! checked and run by ONNX Runtime (independent implementation) and by tract, accuracy against
+//! fp32, and the TensorRT cache read back.
+//! See: https://github.com/calibr8/calibr8/issues/2
+
+use calibr8::export::{
+    calibration_cache, names, parse_calibration_cache, write_artifacts, ArtifactOptions, TrtVersion,
+};
+use calibr8::prelude::*;
+use calibr8::tract::TractBackend;
+use ndarray::{ArrayD, Axis};
+use std::path::Path;
+use std::process::Command;
+
+const MODEL: &str = "examples/digits/digits_cnn.onnx";
+const CALIB: &str = "examples/digits/calib.npy";
+const EVAL: &str = "examples/digits/eval.npy";
+const LABELS: &str = "examples/digits/eval_labels.npy";
+
+fn eval_data() -> (ArrayD<f32>, Vec<i64>) {
+    let x = calibr8::core::npy::read_npy_f32(EVAL).unwrap();
+    let labels = match calibr8::core::npy::read_npy(LABELS).unwrap() {
+        calibr8::core::npy::NpyArray::I64(a) => a.iter().copied().collect(),
+        other => panic!("labels are not integers: {other:?}"),
+    };
+    (x, labels)
+}
+
+fn run(engine: &mut dyn Engine, x: &ArrayD<f32>) -> ArrayD<f32> {
+    engine.run(vec![x.clone()]).unwrap().remove(0)
+}
+
+fn top1(logits: &ArrayD<f32>) -> Vec<usize> {
+    logits
+        .axis_iter(Axis(0))
+        .map(|row| {
+            row.iter()
+                .enumerate()
+                .fold(
+                    (0, f32::NEG_INFINITY),
+                    |best, (i, &v)| {
+                        if v > best.1 {
+                            (i, v)
+                        } else {
+                            best
+                        }
+                    },
+                )
+                .0
+        })
+        .collect()
+}
+
+fn accuracy(logits: &ArrayD<f32>, labels: &[i64]) -> f64 {
+    let hits = top1(logits).iter().zip(labels).filter(|(p, l)| **p as i64 == **l).count();
+    100.0 * hits as f64 / labels.len() as f64
+}
+
+fn quantize(method: &str) -> QuantizedModel {
+    let model = OnnxModel::load(MODEL).unwrap();
+    let data = NpySource::open(CALIB, 64).unwrap();
+    let config = QuantConfig { method: method.into(), ..QuantConfig::default() };
+    calibr8::quantize(&model, &data, &config).unwrap()
+}
+
+/// ONNX Runtime's output for `x` on the QDQ model in `dir` (also runs onnx.checker full_check).
+fn onnx_runtime(dir: &Path, x: &ArrayD<f32>) -> ArrayD<f32> {
+    let input = dir.join("eval_input.npy");
+    let output = dir.join("ort_output.npy");
+    std::fs::write(&input, calibr8::core::npy::npy_bytes_f32(x)).unwrap();
+    let status = Command::new("python3")
+        .arg("tests/ort_check.py")
+        .arg(dir.join(names::QDQ_MODEL))
+        .arg(&input)
+        .arg(&output)
+        .status()
+        .expect(
+            "python3 is needed to check exports with ONNX Runtime (pip install onnx onnxruntime)",
+        );
+    assert!(status.success(), "ONNX Runtime / onnx.checker rejected the QDQ model (see stderr)");
+    calibr8::core::npy::read_npy_f32(&output).unwrap()
+}
+
+#[test]
+fn every_method_exports_a_qdq_model_that_onnx_runtime_and_tract_agree_on() {
+    let (x, labels) = eval_data();
+    let model = OnnxModel::load(MODEL).unwrap();
+    let mut fp32 =
+        TractBackend.prepare(Lowering::Float(&model), &EngineOptions::default()).unwrap();
+    let fp32_logits = run(fp32.as_mut(), &x);
+    let fp32_acc = accuracy(&fp32_logits, &labels);
+    assert!(fp32_acc > 96.0, "fp32 accuracy {fp32_acc}");
+
+    for method in ["minmax", "ema", "percentile", "entropy", "mse"] {
+        let q = quantize(method);
+        let dir = tempfile::tempdir().unwrap();
+        write_artifacts(&q, dir.path(), &ArtifactOptions::default()).unwrap();
+
+        let mut int8 =
+            TractBackend.prepare(Lowering::Quantized(&q), &EngineOptions::default()).unwrap();
+        let tract_logits = run(int8.as_mut(), &x);
+        let ort_logits = onnx_runtime(dir.path(), &x);
+
+        // ONNX Runtime runs fused int8 kernels, tract runs Q/DQ in float: an activation may
+        // round to the neighbouring int8 value where it lands on a rounding boundary. One such
+        // flip in fc2's input moves a logit by scale(relu3_out) * |w|; allow four of them.
+        let fc2_in = q.tensors["relu3_out"].params.scale[0];
+        let fc2_w = &q.tensors["fc2.weight"];
+        let step = 4.0 * fc2_in * fc2_w.range.amax.iter().copied().fold(0.0, f32::max);
+        let max_diff = (&tract_logits - &ort_logits).iter().fold(0.0f32, |m, d| m.max(d.abs()));
+        let agree =
+            top1(&tract_logits).iter().zip(top1(&ort_logits)).filter(|(a, b)| **a == *b).count();
+        println!("{method}: max |tract - ort| = {max_diff:.5} (bound {step:.5}), top-1 agreement {agree}/{}", labels.len());
+        assert!(max_diff <= step, "{method}: tract and ONNX Runtime differ by {max_diff} > {step}");
+        assert!(agree as f64 >= 0.99 * labels.len() as f64, "{method}: top-1 agreement {agree}");
+
+        let int8_acc = accuracy(&tract_logits, &labels);
+        println!("{method}: fp32 {fp32_acc:.2}%  int8 {int8_acc:.2}%");
+        // Entropy included: NVIDIA's algorithm (checked against ModelOpt in calibr8-calibration)
+        // keeps the full range on 17-level pixel data, so it does not hurt here.
+        assert!(fp32_acc - int8_acc <= 1.0, "{method}: int8 {int8_acc}% vs fp32 {fp32_acc}%");
+        println!(
+            "{method}: input clipped {:.4}%",
+            100.0 * q.tensors["input"].range.clipped_fraction
+        );
+    }
+}
+
+#[test]
+fn calibration_cache_round_trips_through_tensorrt_format() {
+    let q = quantize("percentile");
+    let version: TrtVersion = "10.16.1".parse().unwrap();
+    let text = calibration_cache(&q, version);
+    assert!(text.starts_with("TRT-101601-EntropyCalibration2\n"), "{text}");
+    let parsed = parse_calibration_cache(&text).unwrap();
+    assert_eq!(parsed.version, version);
+    assert_eq!(parsed.algorithm, "EntropyCalibration2");
+    let activations: Vec<_> = q.activations().collect();
+    assert_eq!(parsed.scales.len(), activations.len());
+    for t in activations {
+        let amax = t.symmetric_amax()[0];
+        assert_eq!(parsed.scales[&t.target.tensor], amax / 127.0, "{}", t.target.tensor);
+    }
+    // Weights are not in the cache: TensorRT computes weight scales itself.
+    assert!(!parsed.scales.contains_key("conv1.weight"));
+}
+
+#[test]
+fn artifacts_are_all_written_and_named_after_onnx_tensors() {
+    let q = quantize("minmax");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let written = write_artifacts(&q, &out, &ArtifactOptions::default()).unwrap();
+    assert_eq!(written.len(), 5);
+    let ranges: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join(names::RANGES)).unwrap()).unwrap();
+    assert_eq!(ranges["conv1.weight"]["axis"], 0);
+    assert_eq!(ranges["conv1.weight"]["scale"].as_array().unwrap().len(), 16);
+    assert_eq!(ranges["input"]["clipped_fraction"], 0.0);
+    let nni: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join(names::NNI_V2)).unwrap()).unwrap();
+    for node in ["conv1", "conv2", "fc1", "fc2"] {
+        assert_eq!(nni[node]["weight_bits"], 8, "{node}");
+        assert_eq!(nni[node]["input_bits"], 8, "{node}");
+    }
+    assert_eq!(nni["conv1"]["tracked_max_input"].as_f64().unwrap(), 1.0);
+    let nni3: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join(names::NNI_V3)).unwrap()).unwrap();
+    assert_eq!(nni3["conv1"]["weight"]["quant_scheme"], "symmetric");
+    assert_eq!(nni3["fc2"]["_input_0"]["quant_dtype"], "int8");
+    // Only the final names remain: no temporary files.
+    let leftovers: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.contains("calibr8-tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
