@@ -65,12 +65,8 @@ impl Method {
     pub fn all_default() -> Vec<Method> {
         vec![
             Method::MinMax,
-            Method::EmaMinMax {
-                decay: DEFAULT_EMA_DECAY,
-            },
-            Method::Percentile {
-                percentile: DEFAULT_PERCENTILE,
-            },
+            Method::EmaMinMax { decay: DEFAULT_EMA_DECAY },
+            Method::Percentile { percentile: DEFAULT_PERCENTILE },
             Method::Entropy,
             Method::Mse,
         ]
@@ -78,10 +74,7 @@ impl Method {
 
     /// Whether this method is computed from the |x| histogram.
     pub fn uses_histogram(&self) -> bool {
-        matches!(
-            self,
-            Method::Percentile { .. } | Method::Entropy | Method::Mse
-        )
+        matches!(self, Method::Percentile { .. } | Method::Entropy | Method::Mse)
     }
 
     /// Checks the method's parameter; `tensor` names the observer in the error.
@@ -156,19 +149,19 @@ impl FromStr for Method {
         let no_arg = |m: Method| -> Result<Method, String> {
             match arg {
                 None => Ok(m),
-                Some(_) => Err(format!(
-                    "`{s}`: method `{name}` takes no parameter; write `{name}`"
-                )),
+                Some(_) => {
+                    Err(format!("`{s}`: method `{name}` takes no parameter; write `{name}`"))
+                }
             }
         };
         match name {
             "minmax" | "min_max" | "max" => no_arg(Method::MinMax),
-            "ema" | "ema_minmax" | "ema_min_max" => Ok(Method::EmaMinMax {
-                decay: parse_arg("decay", DEFAULT_EMA_DECAY)?,
-            }),
-            "percentile" => Ok(Method::Percentile {
-                percentile: parse_arg("percentile", DEFAULT_PERCENTILE)?,
-            }),
+            "ema" | "ema_minmax" | "ema_min_max" => {
+                Ok(Method::EmaMinMax { decay: parse_arg("decay", DEFAULT_EMA_DECAY)? })
+            }
+            "percentile" => {
+                Ok(Method::Percentile { percentile: parse_arg("percentile", DEFAULT_PERCENTILE)? })
+            }
             "entropy" => no_arg(Method::Entropy),
             "mse" => no_arg(Method::Mse),
             _ => Err(format!(
@@ -314,10 +307,10 @@ mod tests {
 
     #[test]
     fn strings_round_trip() {
-        for m in Method::all_default().into_iter().chain([
-            Method::EmaMinMax { decay: 0.9 },
-            Method::Percentile { percentile: 99.9 },
-        ]) {
+        for m in Method::all_default()
+            .into_iter()
+            .chain([Method::EmaMinMax { decay: 0.9 }, Method::Percentile { percentile: 99.9 }])
+        {
             assert_eq!(m.to_string().parse::<Method>(), Ok(m));
         }
         assert!("percentile:101".parse::<Method>().is_err());
@@ -346,18 +339,9 @@ mod tests {
         let bad = ObserverConfig::new(Method::Percentile { percentile: 0.0 });
         assert!(matches!(
             bad.validate("t"),
-            Err(Error::InvalidConfig {
-                option: "percentile",
-                ..
-            })
+            Err(Error::InvalidConfig { option: "percentile", .. })
         ));
         let bad = ObserverConfig::new(Method::EmaMinMax { decay: f64::NAN });
-        assert!(matches!(
-            bad.validate("t"),
-            Err(Error::InvalidConfig {
-                option: "decay",
-                ..
-            })
-        ));
+        assert!(matches!(bad.validate("t"), Err(Error::InvalidConfig { option: "decay", .. })));
     }
 }

@@ -129,11 +129,7 @@ impl TensorObserver {
             });
         }
         match self.config.granularity {
-            Granularity::PerTensor => Ok(Layout {
-                outer: 1,
-                channels: 1,
-                inner: data.len(),
-            }),
+            Granularity::PerTensor => Ok(Layout { outer: 1, channels: 1, inner: data.len() }),
             Granularity::PerChannel { axis } => {
                 if axis >= shape.len() {
                     return Err(Error::BadAxis {
@@ -176,11 +172,7 @@ impl TensorObserver {
             index,
             value: data[index],
         })?;
-        let absmax: Vec<f32> = lo
-            .iter()
-            .zip(&hi)
-            .map(|(l, h)| l.abs().max(h.abs()))
-            .collect();
+        let absmax: Vec<f32> = lo.iter().zip(&hi).map(|(l, h)| l.abs().max(h.abs())).collect();
 
         if self.phase == Phase::Second {
             let hists = self.hist.as_mut().filter(|h| h.len() == layout.channels);
@@ -293,10 +285,7 @@ impl TensorObserver {
     /// right after) [`start_second_pass`](Self::start_second_pass) and before second-pass data.
     pub fn set_global_max(&mut self, m: &[f32]) -> Result<(), Error> {
         let state = |message: &str| {
-            Err(Error::InvalidState {
-                tensor: self.tensor.clone(),
-                message: message.into(),
-            })
+            Err(Error::InvalidState { tensor: self.tensor.clone(), message: message.into() })
         };
         if self.config.histogram != HistogramMode::TwoPass {
             return state(
@@ -357,12 +346,7 @@ impl TensorObserver {
     /// `collect_all` the merge succeeds and drops the EMA, so `finish_as(EmaMinMax)` then errors.
     /// On error `self` is unchanged.
     pub fn merge(&mut self, other: &TensorObserver) -> Result<(), Error> {
-        let fail = |reason: String| {
-            Err(Error::Unmergeable {
-                tensor: self.tensor.clone(),
-                reason,
-            })
-        };
+        let fail = |reason: String| Err(Error::Unmergeable { tensor: self.tensor.clone(), reason });
         if other.tensor != self.tensor {
             return fail(format!(
                 "the other observer is for tensor `{}`; merge only shards of the same tensor",
@@ -462,9 +446,7 @@ impl TensorObserver {
     pub fn finish_as(&self, method: &Method) -> Result<TensorRange, Error> {
         method.validate(&self.tensor)?;
         if self.values == 0 {
-            return Err(Error::NoData {
-                tensor: self.tensor.clone(),
-            });
+            return Err(Error::NoData { tensor: self.tensor.clone() });
         }
         let not_collected = |reason: &str| Error::NotCollected {
             tensor: self.tensor.clone(),
@@ -476,9 +458,7 @@ impl TensorObserver {
                 return Err(not_collected("no histogram was kept"));
             }
             if self.phase == Phase::First && self.config.histogram == HistogramMode::TwoPass {
-                return Err(Error::SecondPassPending {
-                    tensor: self.tensor.clone(),
-                });
+                return Err(Error::SecondPassPending { tensor: self.tensor.clone() });
             }
             if self.phase == Phase::Second && self.second_pass_values != self.values {
                 return Err(Error::InvalidState {
@@ -508,12 +488,9 @@ impl TensorObserver {
             values: self.values,
         };
         match method {
-            Method::MinMax => Ok(range(
-                self.minmax.min.clone(),
-                self.minmax.max.clone(),
-                self.minmax.amax(),
-                0.0,
-            )),
+            Method::MinMax => {
+                Ok(range(self.minmax.min.clone(), self.minmax.max.clone(), self.minmax.amax(), 0.0))
+            }
             Method::EmaMinMax { decay } => {
                 let ema = match &self.ema {
                     Some(e) if e.decay == *decay => e,
@@ -547,20 +524,8 @@ impl TensorObserver {
                     })
                     .collect();
                 let clipped = clipped_fraction(hists, &amax);
-                let min = self
-                    .minmax
-                    .min
-                    .iter()
-                    .zip(&amax)
-                    .map(|(m, a)| m.max(-a))
-                    .collect();
-                let max = self
-                    .minmax
-                    .max
-                    .iter()
-                    .zip(&amax)
-                    .map(|(m, a)| m.min(*a))
-                    .collect();
+                let min = self.minmax.min.iter().zip(&amax).map(|(m, a)| m.max(-a)).collect();
+                let max = self.minmax.max.iter().zip(&amax).map(|(m, a)| m.min(*a)).collect();
                 Ok(range(min, max, amax, clipped))
             }
         }
@@ -570,10 +535,7 @@ impl TensorObserver {
     pub fn histogram(&self, channel: usize) -> Option<Histogram> {
         let h = self.hist.as_ref()?.get(channel)?;
         let (counts, edges) = h.view()?;
-        Some(Histogram::from_parts_unchecked(
-            counts.to_vec(),
-            edges.to_vec(),
-        ))
+        Some(Histogram::from_parts_unchecked(counts.to_vec(), edges.to_vec()))
     }
 }
 
@@ -721,10 +683,7 @@ fn fill(hists: &mut [ChannelHist], data: &[f32], l: Layout) {
                 let rows = o0..(o0 + ROWS).min(l.outer);
                 for (k, h) in hs.iter_mut().enumerate() {
                     let c = gi * g + k;
-                    h.fill_iter(
-                        rows.clone()
-                            .flat_map(|o| l.block(data, o, c).iter().copied()),
-                    );
+                    h.fill_iter(rows.clone().flat_map(|o| l.block(data, o, c).iter().copied()));
                 }
             }
             return;

@@ -47,17 +47,11 @@ pub struct QuantSpec {
 
 impl QuantSpec {
     /// TensorRT weights: int8, symmetric, narrow range `[-127, 127]`.
-    pub const TENSORRT_WEIGHT: Self = QuantSpec {
-        dtype: QuantDtype::Int8,
-        scheme: Scheme::Symmetric,
-        narrow_range: true,
-    };
+    pub const TENSORRT_WEIGHT: Self =
+        QuantSpec { dtype: QuantDtype::Int8, scheme: Scheme::Symmetric, narrow_range: true };
     /// TensorRT activations / ONNX `QuantizeLinear`: int8, symmetric, full range `[-128, 127]`.
-    pub const TENSORRT_ACTIVATION: Self = QuantSpec {
-        dtype: QuantDtype::Int8,
-        scheme: Scheme::Symmetric,
-        narrow_range: false,
-    };
+    pub const TENSORRT_ACTIVATION: Self =
+        QuantSpec { dtype: QuantDtype::Int8, scheme: Scheme::Symmetric, narrow_range: false };
 
     /// Smallest integer code.
     pub fn qmin(&self) -> i32 {
@@ -120,21 +114,12 @@ pub fn quant_params(range: &TensorRange, spec: &QuantSpec) -> QuantParams {
     for c in 0..n {
         let lo = range.min.get(c).copied().unwrap_or(0.0);
         let hi = range.max.get(c).copied().unwrap_or(0.0);
-        let amax = range
-            .amax
-            .get(c)
-            .copied()
-            .unwrap_or_else(|| lo.abs().max(hi.abs()));
+        let amax = range.amax.get(c).copied().unwrap_or_else(|| lo.abs().max(hi.abs()));
         let (s, z) = channel_params(lo, hi, amax, spec, qmin, qmax);
         scale.push(s);
         zero_point.push(z);
     }
-    QuantParams {
-        scale,
-        zero_point,
-        axis: range.axis,
-        spec: *spec,
-    }
+    QuantParams { scale, zero_point, axis: range.axis, spec: *spec }
 }
 
 fn channel_params(
@@ -207,11 +192,7 @@ mod tests {
     use super::*;
 
     fn spec(dtype: QuantDtype, scheme: Scheme, narrow_range: bool) -> QuantSpec {
-        QuantSpec {
-            dtype,
-            scheme,
-            narrow_range,
-        }
+        QuantSpec { dtype, scheme, narrow_range }
     }
 
     #[test]

@@ -35,12 +35,7 @@ fn all_methods() -> Vec<Method> {
 }
 
 fn histogram_methods() -> Vec<Method> {
-    vec![
-        Method::MinMax,
-        Method::Percentile { percentile: 99.9 },
-        Method::Entropy,
-        Method::Mse,
-    ]
+    vec![Method::MinMax, Method::Percentile { percentile: 99.9 }, Method::Entropy, Method::Mse]
 }
 
 fn run(config: &ObserverConfig, batches: &[(Vec<f32>, Vec<usize>)]) -> TensorObserver {
@@ -58,10 +53,7 @@ fn run(config: &ObserverConfig, batches: &[(Vec<f32>, Vec<usize>)]) -> TensorObs
 }
 
 fn finish_all(obs: &TensorObserver, methods: &[Method]) -> Vec<TensorRange> {
-    methods
-        .iter()
-        .map(|m| obs.finish_as(m).expect("finish"))
-        .collect()
+    methods.iter().map(|m| obs.finish_as(m).expect("finish")).collect()
 }
 
 fn batches_for(
@@ -81,9 +73,7 @@ fn batches_for(
 
 fn config_strategy() -> impl Strategy<Value = ObserverConfig> {
     (any::<bool>(), any::<bool>(), 129usize..300).prop_map(|(per_channel, two_pass, bins)| {
-        let mut c = ObserverConfig::new(Method::Entropy)
-            .with_num_bins(bins)
-            .collect_all();
+        let mut c = ObserverConfig::new(Method::Entropy).with_num_bins(bins).collect_all();
         if per_channel {
             c.granularity = Granularity::PerChannel { axis: 1 };
         }
@@ -327,9 +317,7 @@ fn dead_channels_get_scale_one() {
         data[128 + i] = (i as f32 - 32.0) * 1e-10;
     }
     for method in all_methods() {
-        let config = ObserverConfig::new(method.clone())
-            .per_channel(0)
-            .with_num_bins(129);
+        let config = ObserverConfig::new(method.clone()).per_channel(0).with_num_bins(129);
         let mut obs = TensorObserver::new("dw.weight", config).expect("config");
         obs.observe(&data, &[3, 64]).expect("observe");
         let r = obs.finish().expect("finish");
@@ -346,14 +334,11 @@ fn dead_channels_get_scale_one() {
 
 #[test]
 fn all_zero_first_batch_waits_for_the_grid() {
-    let config = ObserverConfig::new(Method::Entropy)
-        .with_num_bins(129)
-        .collect_all();
+    let config = ObserverConfig::new(Method::Entropy).with_num_bins(129).collect_all();
     let mut obs = TensorObserver::new("t", config).expect("config");
     obs.observe(&[0.0; 100], &[100]).expect("zeros");
     assert_eq!(obs.finish().expect("finish").amax, vec![0.0]);
-    obs.observe(&gen(1, 1000, 1.0, false), &[1000])
-        .expect("data");
+    obs.observe(&gen(1, 1000, 1.0, false), &[1000]).expect("data");
     let h = obs.histogram(0).expect("grid");
     assert_eq!(h.total(), 1100);
     assert!(h.counts()[0] >= 100);
@@ -379,10 +364,7 @@ fn streaming_grids_and_ema_refuse_to_merge() {
     assert!(matches!(a.merge(&b), Err(Error::Unmergeable { .. })));
 
     // collect_all: the merge succeeds and the EMA is gone.
-    let all = ObserverConfig::new(Method::MinMax)
-        .collect_all()
-        .two_pass()
-        .with_num_bins(129);
+    let all = ObserverConfig::new(Method::MinMax).collect_all().two_pass().with_num_bins(129);
     let mut a = TensorObserver::new("t", all.clone()).expect("config");
     let mut b = TensorObserver::new("t", all).expect("config");
     a.observe(&[1.0, -3.0], &[2]).expect("a");
@@ -393,10 +375,7 @@ fn streaming_grids_and_ema_refuse_to_merge() {
         a.finish_as(&Method::EmaMinMax { decay: 0.99 }),
         Err(Error::NotCollected { .. })
     ));
-    assert!(matches!(
-        a.finish_as(&Method::Entropy),
-        Err(Error::SecondPassPending { .. })
-    ));
+    assert!(matches!(a.finish_as(&Method::Entropy), Err(Error::SecondPassPending { .. })));
 }
 
 #[test]
@@ -405,38 +384,18 @@ fn shape_axis_and_config_errors() {
         TensorObserver::new("x", ObserverConfig::new(Method::MinMax).per_channel(2)).expect("c");
     assert!(matches!(
         obs.observe(&[1.0; 6], &[2, 3]),
-        Err(Error::BadAxis {
-            axis: 2,
-            rank: 2,
-            ..
-        })
+        Err(Error::BadAxis { axis: 2, rank: 2, .. })
     ));
-    assert!(matches!(
-        obs.observe(&[1.0; 5], &[2, 3]),
-        Err(Error::ShapeMismatch { .. })
-    ));
+    assert!(matches!(obs.observe(&[1.0; 5], &[2, 3]), Err(Error::ShapeMismatch { .. })));
     obs.observe(&[1.0; 8], &[1, 2, 4]).expect("ok");
     assert!(matches!(
         obs.observe(&[1.0; 6], &[1, 2, 3]),
-        Err(Error::ChannelMismatch {
-            expected: 4,
-            found: 3,
-            ..
-        })
+        Err(Error::ChannelMismatch { expected: 4, found: 3, .. })
     ));
-    assert!(matches!(
-        obs.finish_as(&Method::Entropy),
-        Err(Error::NotCollected { .. })
-    ));
+    assert!(matches!(obs.finish_as(&Method::Entropy), Err(Error::NotCollected { .. })));
     let bad = ObserverConfig::new(Method::Percentile { percentile: 100.5 });
     let err = TensorObserver::new("x", bad).expect_err("percentile");
-    assert!(matches!(
-        err,
-        Error::InvalidConfig {
-            option: "percentile",
-            ..
-        }
-    ));
+    assert!(matches!(err, Error::InvalidConfig { option: "percentile", .. }));
     assert!(err.to_string().contains('x'));
     let empty = TensorObserver::new("x", ObserverConfig::default()).expect("c");
     assert!(matches!(empty.finish(), Err(Error::NoData { .. })));

@@ -12,19 +12,11 @@ fn fixtures() -> Value {
 }
 
 fn u64s(v: &Value) -> Vec<u64> {
-    v.as_array()
-        .expect("array")
-        .iter()
-        .map(|x| x.as_u64().expect("u64"))
-        .collect()
+    v.as_array().expect("array").iter().map(|x| x.as_u64().expect("u64")).collect()
 }
 
 fn f64s(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .expect("array")
-        .iter()
-        .map(|x| x.as_f64().expect("f64"))
-        .collect()
+    v.as_array().expect("array").iter().map(|x| x.as_f64().expect("f64")).collect()
 }
 
 fn f32s(v: &Value) -> Vec<f32> {
@@ -41,10 +33,7 @@ fn method_of(key: &str) -> Method {
 
 fn assert_close(what: &str, got: f32, want: f64) {
     let err = (f64::from(got) - want).abs();
-    assert!(
-        err <= REL * want.abs().max(f64::MIN_POSITIVE),
-        "{what}: got {got}, want {want}"
-    );
+    assert!(err <= REL * want.abs().max(f64::MIN_POSITIVE), "{what}: got {got}, want {want}");
 }
 
 fn expected(v: &Value) -> Vec<(String, f64)> {
@@ -99,26 +88,16 @@ fn collected_histograms_match_modelopt_collect() {
     for c in cases {
         let name = c["name"].as_str().expect("name");
         let bins = c["num_bins"].as_u64().expect("bins") as usize;
-        let config = ObserverConfig::new(Method::Entropy)
-            .with_num_bins(bins)
-            .collect_all();
+        let config = ObserverConfig::new(Method::Entropy).with_num_bins(bins).collect_all();
         let obs = observe_case(c, config);
 
         // The collection itself: identical counts and edges.
         let h = obs.histogram(0).expect("histogram");
         assert_eq!(h.counts(), u64s(&c["counts"]).as_slice(), "{name}: counts");
-        assert_eq!(
-            h.edges().len(),
-            c["n_edges"].as_u64().expect("n") as usize,
-            "{name}"
-        );
+        assert_eq!(h.edges().len(), c["n_edges"].as_u64().expect("n") as usize, "{name}");
         for s in c["edge_samples"].as_array().expect("samples") {
             let i = s[0].as_u64().expect("i") as usize;
-            assert_eq!(
-                h.edges()[i],
-                s[1].as_f64().expect("edge"),
-                "{name}: edge {i}"
-            );
+            assert_eq!(h.edges()[i], s[1].as_f64().expect("edge"), "{name}: edge {i}");
         }
 
         for (key, want) in expected(&c["expected"]) {
@@ -137,10 +116,7 @@ fn two_pass_matches_when_first_batch_has_the_max() {
             continue;
         }
         let bins = c["num_bins"].as_u64().expect("bins") as usize;
-        let config = ObserverConfig::new(Method::Mse)
-            .with_num_bins(bins)
-            .collect_all()
-            .two_pass();
+        let config = ObserverConfig::new(Method::Mse).with_num_bins(bins).collect_all().two_pass();
         let obs = observe_case(c, config);
         for (key, want) in expected(&c["expected"]) {
             let r = obs.finish_as(&method_of(&key)).expect("finish");
@@ -156,9 +132,7 @@ fn per_channel_weights_match_calibrate_weights() {
     let shape = usizes(&w["shape"]);
     let axis = w["axis"].as_u64().expect("axis") as usize;
     let data = f32s(&w["data"]);
-    let config = ObserverConfig::new(Method::Mse)
-        .per_channel(axis)
-        .collect_all();
+    let config = ObserverConfig::new(Method::Mse).per_channel(axis).collect_all();
     let mut obs = TensorObserver::new("w", config).expect("config");
     obs.observe(&data, &shape).expect("observe");
     let per_channel = w["expected"].as_array().expect("expected");

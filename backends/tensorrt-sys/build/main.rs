@@ -20,10 +20,7 @@ fn main() {
     println!("cargo:rerun-if-changed=shim");
     println!("cargo:rustc-check-cfg=cfg(calibr8_trt_stub)");
     if let Some(target) = vars::var(vars::TARGET) {
-        println!(
-            "cargo:rustc-env=CALIBR8_TRT_TARGET={}",
-            target.to_string_lossy()
-        );
+        println!("cargo:rustc-env=CALIBR8_TRT_TARGET={}", target.to_string_lossy());
     }
 
     let found = if vars::var(vars::FEATURE_SHIM).is_some() {
@@ -56,25 +53,20 @@ fn main() {
 /// TensorRT headers from `TENSORRT_INCLUDE_DIR`, else `TENSORRT_ROOT/include`, else the system
 /// folders NVIDIA's packages install to; CUDA's from `CUDA_PATH/include`, else `/usr/local/cuda`.
 fn find_headers() -> Result<Headers, String> {
-    let trt_candidates: Vec<PathBuf> = match (
-        vars::path(vars::TENSORRT_INCLUDE_DIR),
-        vars::path(vars::TENSORRT_ROOT),
-    ) {
-        // An explicit setting is the only place looked at: a wrong one must not be papered over.
-        (Some(dir), _) => vec![dir],
-        (None, Some(root)) => vec![root.join("include")],
-        (None, None) => vec![
-            PathBuf::from("/usr/include/x86_64-linux-gnu"),
-            PathBuf::from("/usr/include/aarch64-linux-gnu"),
-            PathBuf::from("/usr/include"),
-        ],
-    };
+    let trt_candidates: Vec<PathBuf> =
+        match (vars::path(vars::TENSORRT_INCLUDE_DIR), vars::path(vars::TENSORRT_ROOT)) {
+            // An explicit setting is the only place looked at: a wrong one must not be papered over.
+            (Some(dir), _) => vec![dir],
+            (None, Some(root)) => vec![root.join("include")],
+            (None, None) => vec![
+                PathBuf::from("/usr/include/x86_64-linux-gnu"),
+                PathBuf::from("/usr/include/aarch64-linux-gnu"),
+                PathBuf::from("/usr/include"),
+            ],
+        };
     let tensorrt = first_with(&trt_candidates, "NvInfer.h")?;
     if !tensorrt.join("NvOnnxParser.h").is_file() {
-        return Err(format!(
-            "NvOnnxParser.h is not beside NvInfer.h in {}",
-            tensorrt.display()
-        ));
+        return Err(format!("NvOnnxParser.h is not beside NvInfer.h in {}", tensorrt.display()));
     }
     let cuda_candidates: Vec<PathBuf> = match vars::path(vars::CUDA_PATH) {
         Some(root) => vec![root.join("include")],
@@ -85,13 +77,10 @@ fn find_headers() -> Result<Headers, String> {
 }
 
 fn first_with(dirs: &[PathBuf], header: &str) -> Result<PathBuf, String> {
-    dirs.iter()
-        .find(|dir| dir.join(header).is_file())
-        .cloned()
-        .ok_or_else(|| {
-            let looked: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
-            format!("{header} not found (looked in: {})", looked.join(", "))
-        })
+    dirs.iter().find(|dir| dir.join(header).is_file()).cloned().ok_or_else(|| {
+        let looked: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+        format!("{header} not found (looked in: {})", looked.join(", "))
+    })
 }
 
 fn compile_shim(headers: &Headers) {
@@ -107,11 +96,7 @@ fn compile_shim(headers: &Headers) {
         .warnings(false)
         .extra_warnings(false);
     if build.get_compiler().is_like_msvc() {
-        build
-            .include(&headers.tensorrt)
-            .include(&headers.cuda)
-            .flag("/W4")
-            .flag("/WX");
+        build.include(&headers.tensorrt).include(&headers.cuda).flag("/W4").flag("/WX");
     } else {
         // -isystem: TensorRT's and CUDA's headers trip -Wextra (unused parameters) and use their
         // own deprecated names; only our file is held to -Werror. Our deprecated calls are fenced

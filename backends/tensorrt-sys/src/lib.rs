@@ -671,10 +671,7 @@ mod tests {
                 .split(',')
                 .map(|p| {
                     let p = p.trim();
-                    p.rsplit(|c: char| c == '*' || c.is_whitespace())
-                        .next()
-                        .unwrap_or(p)
-                        .to_owned()
+                    p.rsplit(|c: char| c == '*' || c.is_whitespace()).next().unwrap_or(p).to_owned()
                 })
                 .collect();
             found.push((name, names));
@@ -688,17 +685,10 @@ mod tests {
         let rust: Vec<(String, Vec<String>)> = super::shim_function_table()
             .into_iter()
             .map(|(name, params, _)| {
-                (
-                    name.to_owned(),
-                    params.into_iter().map(str::to_owned).collect(),
-                )
+                (name.to_owned(), params.into_iter().map(str::to_owned).collect())
             })
             .collect();
-        assert!(
-            header.len() > 50,
-            "header parse found only {}",
-            header.len()
-        );
+        assert!(header.len() > 50, "header parse found only {}", header.len());
         assert_eq!(rust, header);
     }
 

@@ -66,16 +66,9 @@ impl TensorRtVersion {
     /// (`101600` is 10.16.0), `major * 1000 + minor * 100 + patch` before (`8601` is 8.6.1).
     pub fn from_raw(raw: i32) -> Self {
         let raw = raw.max(0).unsigned_abs();
-        let (major, rest) = if raw >= 100_000 {
-            (raw / 10_000, raw % 10_000)
-        } else {
-            (raw / 1_000, raw % 1_000)
-        };
-        Self {
-            major,
-            minor: rest / 100,
-            patch: rest % 100,
-        }
+        let (major, rest) =
+            if raw >= 100_000 { (raw / 10_000, raw % 10_000) } else { (raw / 1_000, raw % 1_000) };
+        Self { major, minor: rest / 100, patch: rest % 100 }
     }
 }
 
@@ -156,11 +149,7 @@ pub enum LoadError {
 }
 
 fn join(tried: &[Attempt]) -> String {
-    tried
-        .iter()
-        .map(Attempt::to_string)
-        .collect::<Vec<_>>()
-        .join("; ")
+    tried.iter().map(Attempt::to_string).collect::<Vec<_>>().join("; ")
 }
 
 fn remedy(library: &str) -> String {
@@ -189,9 +178,7 @@ pub struct OnnxParserApi {
 
 impl fmt::Debug for OnnxParserApi {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OnnxParserApi")
-            .field("path", &self.path)
-            .finish_non_exhaustive()
+        f.debug_struct("OnnxParserApi").field("path", &self.path).finish_non_exhaustive()
     }
 }
 
@@ -246,11 +233,7 @@ impl Api {
         let raw_version = unsafe { get_version() };
         let version = TensorRtVersion::from_raw(raw_version);
         if version.major != REQUIRED_MAJOR {
-            return Err(LoadError::BadVersion {
-                found: version,
-                required: REQUIRED_MAJOR,
-                path,
-            });
+            return Err(LoadError::BadVersion { found: version, required: REQUIRED_MAJOR, path });
         }
         // SAFETY: both are `void* (void* logger, int32_t version) noexcept` in TensorRT 10.
         let create_infer_builder: calibr8_trt_create_infer_builder_fn =
@@ -311,11 +294,7 @@ fn load_parser(candidates: &[PathBuf]) -> Result<OnnxParserApi, LoadError> {
     // SAFETY: `void* createNvOnnxParser_INTERNAL(void* network, void* logger, int version)`.
     let create_onnx_parser: calibr8_trt_create_onnx_parser_fn =
         unsafe { symbol(&library, SYM_PARSER, &path, ONNX_PARSER_LIB)? };
-    Ok(OnnxParserApi {
-        path,
-        create_onnx_parser,
-        _library: library,
-    })
+    Ok(OnnxParserApi { path, create_onnx_parser, _library: library })
 }
 
 /// `path` itself, or `path/name` when `path` is a folder.
@@ -356,10 +335,7 @@ fn open_first(
                     error = %err,
                     "could not open {library}"
                 );
-                tried.push(Attempt {
-                    path: path.clone(),
-                    error: dl_error(&err),
-                });
+                tried.push(Attempt { path: path.clone(), error: dl_error(&err) });
             }
         }
     }
@@ -369,8 +345,7 @@ fn open_first(
 /// The dlerror text without libloading's own wrapping.
 fn dl_error(err: &libloading::Error) -> String {
     use std::error::Error as _;
-    err.source()
-        .map_or_else(|| err.to_string(), ToString::to_string)
+    err.source().map_or_else(|| err.to_string(), ToString::to_string)
 }
 
 /// Resolves `name` as a `T` (a function pointer type).
@@ -384,13 +359,9 @@ unsafe fn symbol<T: Copy>(
     library_name: &'static str,
 ) -> Result<T, LoadError> {
     // SAFETY: forwarded to the caller.
-    unsafe { library.get::<T>(name.as_bytes()) }
-        .map(|sym| *sym)
-        .map_err(|_| LoadError::MissingSymbol {
-            symbol: name,
-            path: path.to_path_buf(),
-            library: library_name,
-        })
+    unsafe { library.get::<T>(name.as_bytes()) }.map(|sym| *sym).map_err(|_| {
+        LoadError::MissingSymbol { symbol: name, path: path.to_path_buf(), library: library_name }
+    })
 }
 
 static API: OnceLock<Api> = OnceLock::new();
@@ -425,10 +396,7 @@ pub fn init_from(path: impl AsRef<Path>) -> Result<&'static Api, LoadError> {
         return if api.path == requested {
             Ok(api)
         } else {
-            Err(LoadError::AlreadyLoaded {
-                loaded: api.path.clone(),
-                requested,
-            })
+            Err(LoadError::AlreadyLoaded { loaded: api.path.clone(), requested })
         };
     }
     let parser = env_path(ENV_ONNX_PARSER_LIB);
@@ -437,9 +405,7 @@ pub fn init_from(path: impl AsRef<Path>) -> Result<&'static Api, LoadError> {
 }
 
 fn env_path(name: &str) -> Option<PathBuf> {
-    std::env::var_os(name)
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
+    std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from)
 }
 
 // The cast makes sure the C `int` of createNvOnnxParser_INTERNAL is the shim's int32_t.
@@ -473,14 +439,8 @@ mod tests {
             other => panic!("expected NotFound, got {other:?}"),
         }
         let message = err.to_string();
-        assert!(
-            message.starts_with("libnvinfer.so.10 not found (tried: "),
-            "{message}"
-        );
-        assert!(
-            message.contains(&missing.display().to_string()),
-            "{message}"
-        );
+        assert!(message.starts_with("libnvinfer.so.10 not found (tried: "), "{message}");
+        assert!(message.contains(&missing.display().to_string()), "{message}");
         assert!(
             message.ends_with(
                 "Install TensorRT 10 (libnvinfer.so.10), or set \

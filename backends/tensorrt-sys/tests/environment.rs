@@ -19,10 +19,7 @@ fn env_override_pointing_nowhere_is_not_found_with_the_remedy() {
     assert_eq!(tried.len(), 1, "{tried:?}");
     assert_eq!(tried[0].path, missing);
     let message = err.to_string();
-    assert!(
-        message.contains(&missing.display().to_string()),
-        "{message}"
-    );
+    assert!(message.contains(&missing.display().to_string()), "{message}");
     assert!(
         message.ends_with(
             "Install TensorRT 10 (libnvinfer.so.10), or set \

@@ -15,20 +15,13 @@ fn tensorrt_8_is_a_bad_version() {
     assert_eq!(
         err,
         LoadError::BadVersion {
-            found: TensorRtVersion {
-                major: 8,
-                minor: 6,
-                patch: 1
-            },
+            found: TensorRtVersion { major: 8, minor: 6, patch: 1 },
             required: 10,
             path: lib.clone(),
         }
     );
     let message = err.to_string();
-    assert!(
-        message.contains("is TensorRT 8.6.1, calibr8 needs TensorRT 10.x"),
-        "{message}"
-    );
+    assert!(message.contains("is TensorRT 8.6.1, calibr8 needs TensorRT 10.x"), "{message}");
     assert!(
         message.ends_with("or set CALIBR8_TENSORRT_LIB=/path/to/libnvinfer.so.10"),
         "{message}"
@@ -51,10 +44,7 @@ fn a_library_without_the_runtime_factory_is_missing_a_symbol() {
         }
     );
     let message = err.to_string();
-    assert!(
-        message.contains("does not export `createInferRuntime_INTERNAL`"),
-        "{message}"
-    );
+    assert!(message.contains("does not export `createInferRuntime_INTERNAL`"), "{message}");
     assert!(message.ends_with("/path/to/libnvinfer.so.10"), "{message}");
 }
 
@@ -64,13 +54,7 @@ fn a_library_without_a_version_is_missing_get_infer_lib_version() {
     let lib = shared_library(dir.path(), NVINFER_LIB, FACTORIES);
     let err = Api::load_from(Some(&lib), None).expect_err("symbol missing");
     assert!(
-        matches!(
-            &err,
-            LoadError::MissingSymbol {
-                symbol: "getInferLibVersion",
-                ..
-            }
-        ),
+        matches!(&err, LoadError::MissingSymbol { symbol: "getInferLibVersion", .. }),
         "{err:?}"
     );
 }
@@ -86,10 +70,7 @@ fn a_complete_tensorrt_10_loads_with_the_parser_beside_it() {
     assert_eq!(api.raw_version, 101_601);
     // SAFETY: the fake's getInferLibVersion takes nothing and returns a constant.
     assert_eq!(unsafe { (api.get_infer_lib_version)() }, 101_601);
-    assert_eq!(
-        api.onnx_parser().expect("parser beside libnvinfer").path,
-        parser
-    );
+    assert_eq!(api.onnx_parser().expect("parser beside libnvinfer").path, parser);
 }
 
 #[test]
@@ -118,11 +99,7 @@ fn a_missing_parser_is_reported_only_when_asked_for() {
 fn a_parser_without_its_factory_is_missing_a_symbol() {
     let dir = tempfile::tempdir().expect("tempdir");
     let lib = shared_library(dir.path(), NVINFER_LIB, &(version_fn(100_000) + FACTORIES));
-    let parser = shared_library(
-        dir.path(),
-        ONNX_PARSER_LIB,
-        "int unrelated(void) { return 0; }\n",
-    );
+    let parser = shared_library(dir.path(), ONNX_PARSER_LIB, "int unrelated(void) { return 0; }\n");
     let api = Api::load_from(Some(&lib), None).expect("libnvinfer alone loads");
     assert_eq!(
         api.onnx_parser().expect_err("factory missing"),
@@ -171,9 +148,8 @@ fn the_shim_calls_the_loaded_factory() {
         );
 
         let library = libloading::Library::new(&lib).expect("reopen the fake");
-        let last_version: libloading::Symbol<unsafe extern "C" fn() -> i32> = library
-            .get(b"fake_last_version")
-            .expect("fake_last_version");
+        let last_version: libloading::Symbol<unsafe extern "C" fn() -> i32> =
+            library.get(b"fake_last_version").expect("fake_last_version");
         let last_logger: libloading::Symbol<unsafe extern "C" fn() -> *mut c_void> =
             library.get(b"fake_last_logger").expect("fake_last_logger");
         assert_eq!(last_version(), sys::calibr8_trt_header_version());

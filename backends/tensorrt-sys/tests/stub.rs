@@ -7,9 +7,7 @@ use std::ptr;
 
 fn last_error() -> String {
     // SAFETY: the shim (or stub) returns a NUL-terminated string valid until the next call.
-    unsafe { CStr::from_ptr(sys::calibr8_trt_last_error()) }
-        .to_string_lossy()
-        .into_owned()
+    unsafe { CStr::from_ptr(sys::calibr8_trt_last_error()) }.to_string_lossy().into_owned()
 }
 
 #[test]
@@ -25,19 +23,13 @@ fn every_call_reports_how_it_was_built() {
     };
     if sys::SHIM_AVAILABLE {
         assert_eq!(statuses, [sys::CALIBR8_TRT_ERR_INVALID_ARGUMENT; 4]);
-        assert_eq!(
-            last_error(),
-            "calibr8_trt_context_enqueue_v3: `context` is NULL"
-        );
+        assert_eq!(last_error(), "calibr8_trt_context_enqueue_v3: `context` is NULL");
         // SAFETY: foreign but argument-free.
         assert_eq!(unsafe { sys::calibr8_trt_header_version() } / 10_000, 10);
     } else {
         assert_eq!(statuses, [sys::CALIBR8_TRT_ERR_UNAVAILABLE; 4]);
         let message = last_error();
-        assert!(
-            message.starts_with("built without TensorRT headers"),
-            "{message}"
-        );
+        assert!(message.starts_with("built without TensorRT headers"), "{message}");
         assert!(
             message.ends_with(
                 "set TENSORRT_INCLUDE_DIR (or TENSORRT_ROOT) and CUDA_PATH, then rebuild with \

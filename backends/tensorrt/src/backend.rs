@@ -46,11 +46,7 @@ impl TensorRtBackend {
         }
         if let Some(b) = options.batch {
             if b > o.batch.max || b < o.batch.min {
-                o.batch = BatchProfile {
-                    min: 1.min(b),
-                    opt: b,
-                    max: b,
-                };
+                o.batch = BatchProfile { min: 1.min(b), opt: b, max: b };
             }
         }
         TrtPlan::new(model, &o)
@@ -176,16 +172,8 @@ impl TrtEngine {
         Ok(TrtEngine {
             context,
             device,
-            inputs: io
-                .iter()
-                .filter(|t| t.is_input)
-                .map(|t| t.name.clone())
-                .collect(),
-            outputs: io
-                .iter()
-                .filter(|t| !t.is_input)
-                .map(|t| t.name.clone())
-                .collect(),
+            inputs: io.iter().filter(|t| t.is_input).map(|t| t.name.clone()).collect(),
+            outputs: io.iter().filter(|t| !t.is_input).map(|t| t.name.clone()).collect(),
             buffers: BTreeMap::new(),
             shapes: BTreeMap::new(),
             report,
@@ -232,8 +220,7 @@ impl TrtEngine {
         let len: usize = shape.iter().product();
         let fits = self.buffers.get(name).is_some_and(|b| b.len >= len);
         if !fits {
-            self.buffers
-                .insert(name.to_string(), IoBuffer::new(&self.device, name, len)?);
+            self.buffers.insert(name.to_string(), IoBuffer::new(&self.device, name, len)?);
         }
         let buf = self
             .buffers
@@ -295,10 +282,7 @@ impl TrtEngine {
             self.enqueue()?;
             self.download()
         })?;
-        Ok(Benchmark {
-            compute,
-            end_to_end,
-        })
+        Ok(Benchmark { compute, end_to_end })
     }
 }
 

@@ -23,20 +23,16 @@ fn cuda(what: &str) -> impl FnOnce(cudarc::driver::DriverError) -> Error + '_ {
 pub fn cuda_available() -> std::result::Result<(), String> {
     // SAFETY: only tries to dlopen libcuda; no CUDA call is made before it succeeds.
     if !unsafe { cudarc::driver::sys::is_culib_present() } {
-        return Err(
-            "no CUDA driver (libcuda.so.1 not found). Install the NVIDIA driver, or run \
+        return Err("no CUDA driver (libcuda.so.1 not found). Install the NVIDIA driver, or run \
                     on a machine with an NVIDIA GPU"
-                .into(),
-        );
+            .into());
     }
     cudarc::driver::result::init()
         .map_err(|e| format!("cuInit failed: {e}. Check the NVIDIA driver"))?;
     match cudarc::driver::result::device::get_count() {
         Ok(0) => Err("the CUDA driver reports no device. Check nvidia-smi".into()),
         Ok(_) => Ok(()),
-        Err(e) => Err(format!(
-            "cuDeviceGetCount failed: {e}. Check the NVIDIA driver"
-        )),
+        Err(e) => Err(format!("cuDeviceGetCount failed: {e}. Check the NVIDIA driver")),
     }
 }
 
@@ -73,9 +69,7 @@ impl Device {
 
     /// A zeroed device buffer of `len` f32.
     pub fn alloc(&self, len: usize) -> Result<CudaSlice<f32>> {
-        self.stream
-            .alloc_zeros::<f32>(len)
-            .map_err(cuda("device allocation"))
+        self.stream.alloc_zeros::<f32>(len).map_err(cuda("device allocation"))
     }
 
     /// Pinned (page-locked) host memory of `len` f32, zeroed. Plain pinned memory, not
@@ -84,31 +78,23 @@ impl Device {
         // SAFETY: the memory is zeroed below before anyone reads it.
         let mut host = unsafe { self.ctx.alloc_pinned_with_flags::<f32>(len, 0) }
             .map_err(cuda("pinned allocation"))?;
-        host.as_mut_slice()
-            .map_err(cuda("pinned access"))?
-            .fill(0.0);
+        host.as_mut_slice().map_err(cuda("pinned access"))?.fill(0.0);
         Ok(host)
     }
 
     /// Queues a host → device copy.
     pub fn upload(&self, host: &PinnedHostSlice<f32>, device: &mut CudaSlice<f32>) -> Result<()> {
-        self.stream
-            .memcpy_htod(host, device)
-            .map_err(cuda("host-to-device copy"))
+        self.stream.memcpy_htod(host, device).map_err(cuda("host-to-device copy"))
     }
 
     /// Queues a device → host copy.
     pub fn download(&self, device: &CudaSlice<f32>, host: &mut PinnedHostSlice<f32>) -> Result<()> {
-        self.stream
-            .memcpy_dtoh(device, host)
-            .map_err(cuda("device-to-host copy"))
+        self.stream.memcpy_dtoh(device, host).map_err(cuda("device-to-host copy"))
     }
 
     /// Waits for everything queued on the stream.
     pub fn synchronize(&self) -> Result<()> {
-        self.stream
-            .synchronize()
-            .map_err(cuda("stream synchronize"))
+        self.stream.synchronize().map_err(cuda("stream synchronize"))
     }
 
     /// The raw device address of `buffer`, for `setTensorAddress`. The caller queues work using
@@ -249,10 +235,7 @@ mod tests {
     #[test]
     fn timing_statistics() {
         let t = Timing::from_samples(vec![3.0, 1.0, 2.0, 10.0]);
-        assert_eq!(
-            (t.runs, t.median_ms, t.min_ms, t.max_ms, t.mean_ms),
-            (4, 2.5, 1.0, 10.0, 4.0)
-        );
+        assert_eq!((t.runs, t.median_ms, t.min_ms, t.max_ms, t.mean_ms), (4, 2.5, 1.0, 10.0, 4.0));
         let t = Timing::from_samples(vec![5.0, 1.0, 2.0]);
         assert_eq!(t.median_ms, 2.0);
     }

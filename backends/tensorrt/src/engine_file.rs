@@ -62,10 +62,7 @@ pub fn decode<'a>(bytes: &'a [u8], origin: &str) -> Result<(EngineHeader, &'a [u
     let rest = bytes
         .strip_prefix(MAGIC)
         .ok_or_else(|| bad("not a calibr8 TensorRT engine file (no header)"))?;
-    let end = rest
-        .iter()
-        .position(|&b| b == b'\n')
-        .ok_or_else(|| bad("truncated header"))?;
+    let end = rest.iter().position(|&b| b == b'\n').ok_or_else(|| bad("truncated header"))?;
     let header: EngineHeader = serde_json::from_slice(&rest[..end])
         .map_err(|e| bad(&format!("unreadable header ({e})")))?;
     if header.format != 1 {
@@ -135,17 +132,14 @@ mod tests {
         assert_eq!(back.tensorrt_text, "10.16.1");
         assert_eq!(plan, b"\x00plan\nbytes");
         check_version(&back, 101601, "m.engine").expect("same version loads");
-        let err = check_version(&back, 100900, "m.engine")
-            .expect_err("mismatch refused")
-            .to_string();
+        let err =
+            check_version(&back, 100900, "m.engine").expect_err("mismatch refused").to_string();
         assert!(
             err.contains("built with TensorRT 10.16.1") && err.contains("runs TensorRT 10.9.0"),
             "{err}"
         );
         assert!(err.contains("Rebuild the engine"), "{err}");
-        let err = decode(b"ftrtplan", "raw.plan")
-            .expect_err("foreign file")
-            .to_string();
+        let err = decode(b"ftrtplan", "raw.plan").expect_err("foreign file").to_string();
         assert!(err.contains("not a calibr8 TensorRT engine file"), "{err}");
     }
 

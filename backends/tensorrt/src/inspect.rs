@@ -67,16 +67,9 @@ impl LayerDump {
     /// (non-detailed builds) come back with [`LayerPrecision::Unknown`].
     pub fn parse(json: &str) -> Result<LayerDump> {
         let v: serde_json::Value = serde_json::from_str(json).map_err(|e| {
-            Error::backend(
-                crate::BACKEND,
-                format!("engine inspector JSON unreadable: {e}"),
-            )
+            Error::backend(crate::BACKEND, format!("engine inspector JSON unreadable: {e}"))
         })?;
-        let layers = v
-            .get("Layers")
-            .and_then(|l| l.as_array())
-            .cloned()
-            .unwrap_or_default();
+        let layers = v.get("Layers").and_then(|l| l.as_array()).cloned().unwrap_or_default();
         let formats = |l: &serde_json::Value, key: &str| -> Vec<String> {
             l.get(key)
                 .and_then(|x| x.as_array())
@@ -106,22 +99,15 @@ impl LayerDump {
                     };
                 }
                 let (inputs, outputs) = (formats(l, "Inputs"), formats(l, "Outputs"));
-                let types: Vec<LayerPrecision> = inputs
-                    .iter()
-                    .chain(&outputs)
-                    .filter_map(|f| type_of(f))
-                    .collect();
+                let types: Vec<LayerPrecision> =
+                    inputs.iter().chain(&outputs).filter_map(|f| type_of(f)).collect();
                 let precision = match types.first() {
                     None => LayerPrecision::Unknown,
                     Some(&first) if types.iter().all(|t| *t == first) => first,
                     Some(_) => LayerPrecision::Mixed,
                 };
                 EngineLayer {
-                    name: l
-                        .get("Name")
-                        .and_then(|n| n.as_str())
-                        .unwrap_or("")
-                        .to_string(),
+                    name: l.get("Name").and_then(|n| n.as_str()).unwrap_or("").to_string(),
                     layer_type: l
                         .get("LayerType")
                         .and_then(|n| n.as_str())
@@ -130,10 +116,7 @@ impl LayerDump {
                     inputs,
                     outputs,
                     precision,
-                    tactic: l
-                        .get("TacticName")
-                        .and_then(|n| n.as_str())
-                        .map(String::from),
+                    tactic: l.get("TacticName").and_then(|n| n.as_str()).map(String::from),
                 }
             })
             .collect();
@@ -143,11 +126,7 @@ impl LayerDump {
     /// Layers per precision, and how many are Reformat (type conversions between layers).
     pub fn counts(&self) -> (usize, usize, usize, usize, usize) {
         let n = |p| self.layers.iter().filter(|l| l.precision == p).count();
-        let reformats = self
-            .layers
-            .iter()
-            .filter(|l| l.layer_type == "Reformat")
-            .count();
+        let reformats = self.layers.iter().filter(|l| l.layer_type == "Reformat").count();
         (
             n(LayerPrecision::Int8),
             n(LayerPrecision::Fp16),
@@ -198,24 +177,11 @@ mod tests {
     fn per_layer_precision() {
         let dump = LayerDump::parse(JSON).expect("parses");
         let p: Vec<LayerPrecision> = dump.layers.iter().map(|l| l.precision).collect();
-        assert_eq!(
-            p,
-            [
-                LayerPrecision::Mixed,
-                LayerPrecision::Int8,
-                LayerPrecision::Mixed
-            ]
-        );
+        assert_eq!(p, [LayerPrecision::Mixed, LayerPrecision::Int8, LayerPrecision::Mixed]);
         assert_eq!(dump.counts(), (1, 0, 0, 2, 1));
-        assert_eq!(
-            dump.layers[1].tactic.as_deref(),
-            Some("sm90_xmma_fprop_implicit_gemm_int8")
-        );
+        assert_eq!(dump.layers[1].tactic.as_deref(), Some("sm90_xmma_fprop_implicit_gemm_int8"));
         assert!(dump.table().contains("3 layers: 1 int8"));
         let names_only = LayerDump::parse(r#"{"Layers": ["a", "b"]}"#).expect("parses");
-        assert!(names_only
-            .layers
-            .iter()
-            .all(|l| l.precision == LayerPrecision::Unknown));
+        assert!(names_only.layers.iter().all(|l| l.precision == LayerPrecision::Unknown));
     }
 }

@@ -103,10 +103,9 @@ pub fn apply(plan: &TrtPlan, network: &mut Network) -> Result<LoweringReport> {
             for l in &matched {
                 network.constrain_layer(l.index, l.outputs.len(), c.precision)?;
             }
-            report.constrained.insert(
-                c.layer.clone(),
-                matched.iter().map(|l| l.name.clone()).collect(),
-            );
+            report
+                .constrained
+                .insert(c.layer.clone(), matched.iter().map(|l| l.name.clone()).collect());
         }
     }
     Ok(report)
@@ -150,8 +149,5 @@ pub fn build(plan: &TrtPlan, logger: &Arc<Logger>) -> Result<BuiltEngine> {
     let mut config = builder.config()?;
     configure(plan, &builder, &mut config)?;
     let bytes = builder.build(&mut network, &config)?;
-    Ok(BuiltEngine {
-        plan: bytes,
-        report,
-    })
+    Ok(BuiltEngine { plan: bytes, report })
 }

@@ -49,22 +49,14 @@ pub struct BatchProfile {
 impl BatchProfile {
     /// One fixed batch size.
     pub fn fixed(batch: usize) -> BatchProfile {
-        BatchProfile {
-            min: batch,
-            opt: batch,
-            max: batch,
-        }
+        BatchProfile { min: batch, opt: batch, max: batch }
     }
 }
 
 impl Default for BatchProfile {
     /// 1 … 32, tuned for 32 (the NNI ResNet18 scenario).
     fn default() -> Self {
-        BatchProfile {
-            min: 1,
-            opt: 32,
-            max: 32,
-        }
+        BatchProfile { min: 1, opt: 32, max: 32 }
     }
 }
 
@@ -302,10 +294,7 @@ impl TrtPlan {
                  {} node(s) excluded as fp16 ({}) run in fp32. Use dynamic-range mode to run them \
                  in fp16",
                 fp16.len(),
-                fp16.iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                fp16.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
             ));
         }
         Ok(())
@@ -325,11 +314,7 @@ impl TrtPlan {
                     let amax = t.symmetric_amax().into_iter().fold(0.0f32, f32::max);
                     let (min, max) = (
                         t.range.min.iter().copied().fold(f32::INFINITY, f32::min),
-                        t.range
-                            .max
-                            .iter()
-                            .copied()
-                            .fold(f32::NEG_INFINITY, f32::max),
+                        t.range.max.iter().copied().fold(f32::NEG_INFINITY, f32::max),
                     );
                     let affine = t.target.spec.scheme == calibr8_calibration::Scheme::Affine
                         || (min.is_finite() && max.is_finite() && (min + max).abs() > 1e-6 * amax);
@@ -363,17 +348,11 @@ impl TrtPlan {
             .collect();
         let mut unranged: BTreeMap<String, (BTreeSet<String>, UnrangedReason)> = BTreeMap::new();
         let mut note = |tensor: &str, layer: &str, reason: UnrangedReason| {
-            let e = unranged
-                .entry(tensor.to_string())
-                .or_insert_with(|| (BTreeSet::new(), reason));
+            let e = unranged.entry(tensor.to_string()).or_insert_with(|| (BTreeSet::new(), reason));
             e.0.insert(layer.to_string());
         };
         for node in &int8 {
-            for input in node
-                .inputs
-                .iter()
-                .filter(|i| !i.is_empty() && !graph.is_constant(i))
-            {
+            for input in node.inputs.iter().filter(|i| !i.is_empty() && !graph.is_constant(i)) {
                 if !self.ranges.contains_key(input) {
                     note(input, &node.name, UnrangedReason::NotCalibrated);
                 }
@@ -420,15 +399,8 @@ impl TrtPlan {
             if !keep(precision) {
                 continue;
             }
-            let outputs = graph
-                .node(node)
-                .map(|n| n.outputs.clone())
-                .unwrap_or_default();
-            self.layers.push(LayerConstraint {
-                layer: node.clone(),
-                precision,
-                outputs,
-            });
+            let outputs = graph.node(node).map(|n| n.outputs.clone()).unwrap_or_default();
+            self.layers.push(LayerConstraint { layer: node.clone(), precision, outputs });
         }
     }
 
@@ -458,15 +430,13 @@ impl TrtPlan {
                 let forward = both_ways || matches!(node.op_type.as_str(), "MaxPool" | "Relu");
                 if forward && !self.ranges.contains_key(output) {
                     if let Some(r) = self.ranges.get(input).cloned() {
-                        self.ranges
-                            .insert(output.clone(), derived(output, r.amax, input, node));
+                        self.ranges.insert(output.clone(), derived(output, r.amax, input, node));
                         added = true;
                     }
                 }
                 if both_ways && !self.ranges.contains_key(input) && !graph.is_constant(input) {
                     if let Some(r) = self.ranges.get(output).cloned() {
-                        self.ranges
-                            .insert(input.clone(), derived(input, r.amax, output, node));
+                        self.ranges.insert(input.clone(), derived(input, r.amax, output, node));
                         added = true;
                     }
                 }
@@ -505,9 +475,7 @@ impl TrtPlan {
 
     /// The unranged tensors that deserve a warning (everything but model outputs).
     pub fn warnings(&self) -> impl Iterator<Item = &Unranged> {
-        self.unranged
-            .iter()
-            .filter(|u| u.reason == UnrangedReason::NotCalibrated)
+        self.unranged.iter().filter(|u| u.reason == UnrangedReason::NotCalibrated)
     }
 
     /// A human-readable summary, one decision per line.
@@ -523,11 +491,8 @@ impl TrtPlan {
             self.flags.prefer_precision_constraints,
             self.flags.strongly_typed
         );
-        s += &format!(
-            "  {} dynamic ranges ({} derived)\n",
-            self.ranges.len(),
-            self.derived_count()
-        );
+        s +=
+            &format!("  {} dynamic ranges ({} derived)\n", self.ranges.len(), self.derived_count());
         for sym in &self.symmetrized {
             s += &format!(
                 "  symmetrized affine range {}: [{}, {}] -> [-{amax}, {amax}]\n",
@@ -561,10 +526,7 @@ impl TrtPlan {
     }
 
     fn derived_count(&self) -> usize {
-        self.ranges
-            .values()
-            .filter(|r| r.origin != RangeOrigin::Calibrated)
-            .count()
+        self.ranges.values().filter(|r| r.origin != RangeOrigin::Calibrated).count()
     }
 }
 
@@ -592,11 +554,7 @@ fn positive(amax: f32) -> f32 {
 
 /// A string attribute of the ONNX node `node` (found by its first output, as names may be empty).
 fn attr_s(model: &OnnxModel, node: &calibr8_core::graph::Node, name: &str) -> Option<String> {
-    let proto = model
-        .graph()
-        .node
-        .iter()
-        .find(|n| n.output.first() == node.outputs.first())?;
+    let proto = model.graph().node.iter().find(|n| n.output.first() == node.outputs.first())?;
     let attr = proto.attribute.iter().find(|a| a.name == name)?;
     Some(String::from_utf8_lossy(&attr.s).into_owned())
 }

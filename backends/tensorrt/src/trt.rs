@@ -26,10 +26,7 @@ pub fn check(status: i32, call: &'static str) -> Result<()> {
         sys::CALIBR8_TRT_ERR_UNAVAILABLE => "unavailable",
         _ => "unknown status",
     };
-    Err(Error::backend(
-        crate::BACKEND,
-        format!("{call}: {kind}: {}", last_error()),
-    ))
+    Err(Error::backend(crate::BACKEND, format!("{call}: {kind}: {}", last_error())))
 }
 
 /// The calling thread's last shim error message.
@@ -131,10 +128,7 @@ pub fn dims(shape: &[i64]) -> Result<sys::calibr8_trt_dims> {
             format!("shape {shape:?} has more than 8 dimensions"),
         ));
     }
-    let mut d = sys::calibr8_trt_dims {
-        nb_dims: shape.len() as i32,
-        ..Default::default()
-    };
+    let mut d = sys::calibr8_trt_dims { nb_dims: shape.len() as i32, ..Default::default() };
     d.d[..shape.len()].copy_from_slice(shape);
     Ok(d)
 }
@@ -222,12 +216,7 @@ impl Builder {
         )?;
         let raw = non_null(raw, "calibr8_trt_builder_create")?;
         lifetime!("create Builder", raw);
-        Ok(Arc::new(Builder {
-            raw,
-            logger: logger.clone(),
-            api,
-            lock: Mutex::new(()),
-        }))
+        Ok(Arc::new(Builder { raw, logger: logger.clone(), api, lock: Mutex::new(()) }))
     }
 
     /// Parses ONNX bytes into a new network; parser errors come back as text.
@@ -236,15 +225,8 @@ impl Builder {
         onnx: &[u8],
         strongly_typed: bool,
     ) -> Result<Network> {
-        let parser = self
-            .api
-            .onnx_parser()
-            .map_err(|e| Error::backend(crate::BACKEND, e))?;
-        let flags = if strongly_typed {
-            sys::CALIBR8_TRT_NETWORK_STRONGLY_TYPED
-        } else {
-            0
-        };
+        let parser = self.api.onnx_parser().map_err(|e| Error::backend(crate::BACKEND, e))?;
+        let flags = if strongly_typed { sys::CALIBR8_TRT_NETWORK_STRONGLY_TYPED } else { 0 };
         let (mut raw, mut errors) = (ptr::null_mut(), ptr::null_mut());
         let status = {
             let _g = lock(&self.lock);
@@ -264,9 +246,7 @@ impl Builder {
             }
         };
         if status != sys::CALIBR8_TRT_OK {
-            let text = NonNull::new(errors)
-                .map(|b| Blob { raw: b }.text())
-                .unwrap_or_default();
+            let text = NonNull::new(errors).map(|b| Blob { raw: b }.text()).unwrap_or_default();
             let err = check(status, "calibr8_trt_network_create_from_onnx").err();
             return Err(match (text.is_empty(), err) {
                 (false, _) => Error::backend(
@@ -281,10 +261,7 @@ impl Builder {
         }
         let raw = non_null(raw, "calibr8_trt_network_create_from_onnx")?;
         lifetime!("create Network", raw);
-        Ok(Network {
-            raw,
-            builder: self.clone(),
-        })
+        Ok(Network { raw, builder: self.clone() })
     }
 
     /// A new builder config.
@@ -298,18 +275,11 @@ impl Builder {
         )?;
         let raw = non_null(raw, "calibr8_trt_builder_config_create")?;
         lifetime!("create BuilderConfig", raw);
-        Ok(BuilderConfig {
-            raw,
-            builder: self.clone(),
-        })
+        Ok(BuilderConfig { raw, builder: self.clone() })
     }
 
     /// Adds an optimization profile with kMIN/kOPT/kMAX shapes per input to `config`.
-    pub fn add_profile(
-        &self,
-        config: &mut BuilderConfig,
-        shapes: &[(String, Vec<i64>, Vec<i64>, Vec<i64>)],
-    ) -> Result<()> {
+    pub fn add_profile(&self, config: &mut BuilderConfig, shapes: &[ProfileShapes]) -> Result<()> {
         let _g = lock(&self.lock);
         let mut profile = ptr::null_mut();
         // SAFETY: the builder is live; the profile it returns is owned by it (no destroy).
@@ -365,10 +335,7 @@ impl Builder {
             },
             "calibr8_trt_builder_build_serialized_network",
         )?;
-        Ok(Blob {
-            raw: non_null(blob, "calibr8_trt_builder_build_serialized_network")?,
-        }
-        .bytes())
+        Ok(Blob { raw: non_null(blob, "calibr8_trt_builder_build_serialized_network")? }.bytes())
     }
 }
 
@@ -454,10 +421,7 @@ impl Network {
 
     /// Network input names.
     pub fn inputs(&self) -> Result<Vec<String>> {
-        (0..self.count(
-            sys::calibr8_trt_network_num_inputs,
-            "calibr8_trt_network_num_inputs",
-        )?)
+        (0..self.count(sys::calibr8_trt_network_num_inputs, "calibr8_trt_network_num_inputs")?)
             .map(|i| {
                 let mut p = ptr::null();
                 // SAFETY: index in range; the name lives with the network and is copied.
@@ -472,10 +436,8 @@ impl Network {
 
     /// Every layer with its input and output tensor names.
     pub fn layers(&self) -> Result<Vec<LayerInfo>> {
-        let n = self.count(
-            sys::calibr8_trt_network_num_layers,
-            "calibr8_trt_network_num_layers",
-        )?;
+        let n =
+            self.count(sys::calibr8_trt_network_num_layers, "calibr8_trt_network_num_layers")?;
         let raw = self.raw.as_ptr();
         (0..n)
             .map(|index| {
@@ -607,6 +569,9 @@ impl Drop for Network {
 
 // ---- builder config ----------------------------------------------------------------------------
 
+/// One input's optimization-profile shapes: `(name, min, opt, max)`.
+pub type ProfileShapes = (String, Vec<i64>, Vec<i64>, Vec<i64>);
+
 /// An `IBuilderConfig`.
 #[derive(Debug)]
 pub struct BuilderConfig {
@@ -713,11 +678,7 @@ impl Runtime {
         )?;
         let raw = non_null(raw, "calibr8_trt_runtime_create")?;
         lifetime!("create Runtime", raw);
-        Ok(Arc::new(Runtime {
-            raw,
-            logger: logger.clone(),
-            lock: Mutex::new(()),
-        }))
+        Ok(Arc::new(Runtime { raw, logger: logger.clone(), lock: Mutex::new(()) }))
     }
 
     /// `deserializeCudaEngine`.
@@ -738,10 +699,7 @@ impl Runtime {
         )?;
         let raw = non_null(raw, "calibr8_trt_runtime_deserialize_engine")?;
         lifetime!("create Engine", raw);
-        Ok(Arc::new(Engine {
-            raw,
-            runtime: self.clone(),
-        }))
+        Ok(Arc::new(Engine { raw, runtime: self.clone() }))
     }
 }
 
@@ -846,10 +804,7 @@ impl Engine {
             unsafe { sys::calibr8_trt_engine_inspector_json(self.raw.as_ptr(), ctx, &mut blob) },
             "calibr8_trt_engine_inspector_json",
         )?;
-        Ok(Blob {
-            raw: non_null(blob, "calibr8_trt_engine_inspector_json")?,
-        }
-        .text())
+        Ok(Blob { raw: non_null(blob, "calibr8_trt_engine_inspector_json")? }.text())
     }
 
     /// A new execution context that keeps this engine alive.
@@ -862,10 +817,7 @@ impl Engine {
         )?;
         let raw = non_null(raw, "calibr8_trt_context_create")?;
         lifetime!("create ExecutionContext", raw);
-        Ok(ExecutionContext {
-            raw,
-            engine: self.clone(),
-        })
+        Ok(ExecutionContext { raw, engine: self.clone() })
     }
 }
 

@@ -36,26 +36,14 @@ fn round_trip_copies_are_exact() {
     input.stage(&data).expect("stage");
     device.upload(&input.host, &mut input.device).expect("htod");
     // Device → device through the same stream, then back: proves both buffers hold the data.
-    device
-        .stream()
-        .memcpy_dtod(&input.device, &mut output.device)
-        .expect("dtod");
-    device
-        .download(&output.device, &mut output.host)
-        .expect("dtoh");
+    device.stream().memcpy_dtod(&input.device, &mut output.device).expect("dtod");
+    device.download(&output.device, &mut output.host).expect("dtoh");
     device.synchronize().expect("sync");
     let back = output.host_values().expect("host values");
     assert_eq!(back.len(), data.len());
-    let mismatches = back
-        .iter()
-        .zip(&data)
-        .filter(|(a, b)| a.to_bits() != b.to_bits())
-        .count();
-    assert_eq!(
-        mismatches, 0,
-        "round trip changed {mismatches} of {LEN} values"
-    );
-    println!("round trip of {} MiB: bit-exact", LEN * 4 >> 20);
+    let mismatches = back.iter().zip(&data).filter(|(a, b)| a.to_bits() != b.to_bits()).count();
+    assert_eq!(mismatches, 0, "round trip changed {mismatches} of {LEN} values");
+    println!("round trip of {} MiB: bit-exact", (LEN * 4) >> 20);
 
     // Too much data for a buffer is an error, not a silent truncation.
     let err = input.stage(&vec![0.0; LEN + 1]).expect_err("overflow");
@@ -71,13 +59,9 @@ fn event_timing_of_copies() {
     buf.stage(&pattern(LEN)).expect("stage");
     let bytes = (LEN * 4) as f64;
 
-    let htod = device
-        .time(3, 20, |d| d.upload(&buf.host, &mut buf.device))
-        .expect("time htod");
+    let htod = device.time(3, 20, |d| d.upload(&buf.host, &mut buf.device)).expect("time htod");
     let mut host_out = device.alloc_pinned(LEN).expect("pinned");
-    let dtoh = device
-        .time(3, 20, |d| d.download(&buf.device, &mut host_out))
-        .expect("time dtoh");
+    let dtoh = device.time(3, 20, |d| d.download(&buf.device, &mut host_out)).expect("time dtoh");
     let round = device
         .time(3, 20, |d| {
             d.upload(&buf.host, &mut buf.device)?;
@@ -85,26 +69,15 @@ fn event_timing_of_copies() {
         })
         .expect("time round trip");
 
-    for (what, t) in [
-        ("host->device", &htod),
-        ("device->host", &dtoh),
-        ("round trip", &round),
-    ] {
-        let moved = if what == "round trip" {
-            2.0 * bytes
-        } else {
-            bytes
-        };
+    for (what, t) in [("host->device", &htod), ("device->host", &dtoh), ("round trip", &round)] {
+        let moved = if what == "round trip" { 2.0 * bytes } else { bytes };
         println!(
             "{what:>13} {} MiB: {t}; {:.1} GB/s at the median",
-            LEN * 4 >> 20,
+            (LEN * 4) >> 20,
             moved / (t.median_ms * 1e-3) / 1e9
         );
         assert_eq!(t.runs, 20);
-        assert!(
-            t.min_ms > 0.0 && t.min_ms <= t.median_ms && t.median_ms <= t.max_ms,
-            "{t:?}"
-        );
+        assert!(t.min_ms > 0.0 && t.min_ms <= t.median_ms && t.median_ms <= t.max_ms, "{t:?}");
     }
     // A round trip does both copies, so it cannot be faster than either alone.
     assert!(

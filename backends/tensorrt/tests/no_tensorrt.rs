@@ -10,10 +10,7 @@ use calibr8_tensorrt::{engine_file, TensorRtBackend, TrtOptions};
 
 fn without_tensorrt() {
     // Set before the first load in this process (each test sets the same value).
-    std::env::set_var(
-        "CALIBR8_TENSORRT_LIB",
-        "/nonexistent/calibr8-test/libnvinfer.so.10",
-    );
+    std::env::set_var("CALIBR8_TENSORRT_LIB", "/nonexistent/calibr8-test/libnvinfer.so.10");
 }
 
 fn digits() -> QuantizedModel {
@@ -24,12 +21,7 @@ fn digits() -> QuantizedModel {
     let ranges = plan
         .tensors
         .keys()
-        .map(|t| {
-            (
-                t.clone(),
-                TensorRange::per_tensor(t, Method::MinMax, -2.0, 2.0),
-            )
-        })
+        .map(|t| (t.clone(), TensorRange::per_tensor(t, Method::MinMax, -2.0, 2.0)))
         .collect();
     QuantizedModel::new(model, plan, ranges, config).expect("quantized")
 }
@@ -82,8 +74,5 @@ fn nothing_is_written_without_tensorrt() {
     assert!(left.is_empty(), "files written: {left:?}");
     // The cache text itself needs no library: the version is given.
     let text = engine_file::calibration_cache_for(&q, 101601);
-    assert!(
-        text.starts_with("TRT-101601-EntropyCalibration2\n"),
-        "{text}"
-    );
+    assert!(text.starts_with("TRT-101601-EntropyCalibration2\n"), "{text}");
 }

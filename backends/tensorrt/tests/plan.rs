@@ -36,11 +36,7 @@ fn quantized(path: &str, config: QuantConfig) -> QuantizedModel {
                     min[c] = min[c].min(*v);
                     max[c] = max[c].max(*v);
                 }
-                let amax = min
-                    .iter()
-                    .zip(&max)
-                    .map(|(a, b)| a.abs().max(b.abs()))
-                    .collect();
+                let amax = min.iter().zip(&max).map(|(a, b)| a.abs().max(b.abs())).collect();
                 TensorRange {
                     axis: Some(axis),
                     min,
@@ -87,25 +83,14 @@ fn assert_nothing_dropped(q: &QuantizedModel, plan: &TrtPlan) {
         );
     }
     for r in plan.ranges.values() {
-        assert!(
-            r.amax > 0.0 && r.amax.is_finite(),
-            "{}: {}",
-            r.tensor,
-            r.amax
-        );
+        assert!(r.amax > 0.0 && r.amax.is_finite(), "{}: {}", r.tensor, r.amax);
     }
     let graph = Graph::new(&q.model);
     let listed = |t: &str| plan.unranged.iter().any(|u| u.tensor == t);
-    for node in graph
-        .nodes
-        .iter()
-        .filter(|n| q.node_precision.get(&n.name) == Some(&Precision::Int8))
+    for node in
+        graph.nodes.iter().filter(|n| q.node_precision.get(&n.name) == Some(&Precision::Int8))
     {
-        for input in node
-            .inputs
-            .iter()
-            .filter(|i| !i.is_empty() && !graph.is_constant(i))
-        {
+        for input in node.inputs.iter().filter(|i| !i.is_empty() && !graph.is_constant(i)) {
             assert!(
                 plan.ranges.contains_key(input) || listed(input),
                 "input {input} of {} dropped",
@@ -172,26 +157,17 @@ fn excluded_layers_carry_their_precision() {
     let plan = int8_plan(&q);
     print!("{}", plan.summary());
     assert_nothing_dropped(&q, &plan);
-    let precision = |layer: &str| {
-        plan.layers
-            .iter()
-            .find(|l| l.layer == layer)
-            .map(|l| l.precision)
-    };
+    let precision =
+        |layer: &str| plan.layers.iter().find(|l| l.layer == layer).map(|l| l.precision);
     assert_eq!(precision("fc2"), Some(Precision::Fp16));
     assert_eq!(precision("conv1"), Some(Precision::Fp32));
     assert_eq!(
-        plan.layers
-            .iter()
-            .find(|l| l.layer == "fc2")
-            .map(|l| l.outputs.clone()),
+        plan.layers.iter().find(|l| l.layer == "fc2").map(|l| l.outputs.clone()),
         Some(vec!["logits".into()])
     );
     assert!(plan.flags.prefer_precision_constraints);
     // fc2 no longer quantizes its input, so fc1's fused output lost its range: a warning.
-    assert!(plan
-        .warnings()
-        .any(|u| u.tensor == "relu3_out" && u.layers == ["fc1"]));
+    assert!(plan.warnings().any(|u| u.tensor == "relu3_out" && u.layers == ["fc1"]));
     assert!(!plan.ranges.contains_key("relu3_out"));
 }
 
@@ -213,10 +189,9 @@ fn resnet_add_and_skip_connections() {
     assert_eq!(plan.fused["stem_conv_out"], "stem_out");
     // block2's Add joins two conv branches, neither calibrated: TensorRT must materialize one of
     // them, and calibr8 says both lack a range instead of dropping them.
-    for (t, layer) in [
-        ("block2_bn2_out", "block2_conv2"),
-        ("block2_downsample_out", "block2_downsample"),
-    ] {
+    for (t, layer) in
+        [("block2_bn2_out", "block2_conv2"), ("block2_downsample_out", "block2_downsample")]
+    {
         let u = plan
             .unranged
             .iter()
@@ -230,11 +205,7 @@ fn resnet_add_and_skip_connections() {
         .iter()
         .any(|u| u.tensor == "logits" && u.reason == UnrangedReason::GraphOutput));
     // Every int8 layer is a Conv or Gemm: 6 convs and the fc.
-    let int8 = q
-        .node_precision
-        .values()
-        .filter(|p| **p == Precision::Int8)
-        .count();
+    let int8 = q.node_precision.values().filter(|p| **p == Precision::Int8).count();
     assert_eq!(int8, 7);
 }
 
@@ -258,21 +229,13 @@ fn affine_ranges_are_symmetrized_and_reported() {
 #[test]
 fn explicit_mode_builds_the_qdq_model_strongly_typed() {
     let q = quantized(RESNET, QuantConfig::default());
-    let options = TrtOptions {
-        mode: LoweringMode::Explicit,
-        ..TrtOptions::default()
-    };
+    let options = TrtOptions { mode: LoweringMode::Explicit, ..TrtOptions::default() };
     let plan = TrtPlan::new(Lowering::Quantized(&q), &options).expect("plan");
     assert_eq!(plan.source, NetworkSource::Qdq);
     assert!(plan.flags.strongly_typed && !plan.flags.int8 && !plan.flags.fp16);
     assert!(plan.ranges.is_empty() && plan.layers.is_empty());
     let qdq = OnnxModel::from_bytes(&plan.onnx, "plan").expect("QDQ model parses");
-    let ops: Vec<&str> = qdq
-        .graph()
-        .node
-        .iter()
-        .map(|n| n.op_type.as_str())
-        .collect();
+    let ops: Vec<&str> = qdq.graph().node.iter().map(|n| n.op_type.as_str()).collect();
     assert!(ops.contains(&"QuantizeLinear") && ops.contains(&"DequantizeLinear"));
 }
 
@@ -280,37 +243,23 @@ fn explicit_mode_builds_the_qdq_model_strongly_typed() {
 fn float_precisions_and_profile_errors() {
     let model = OnnxModel::load(DIGITS).expect("model");
     let int8 = TrtPlan::new(Lowering::Float(&model), &TrtOptions::default());
-    assert!(int8
-        .expect_err("int8 needs ranges")
-        .to_string()
-        .contains("quantized model"));
+    assert!(int8.expect_err("int8 needs ranges").to_string().contains("quantized model"));
 
     let fp16 = TrtOptions {
         precision: Precision::Fp16,
-        batch: BatchProfile {
-            min: 2,
-            opt: 4,
-            max: 8,
-        },
+        batch: BatchProfile { min: 2, opt: 4, max: 8 },
         ..TrtOptions::default()
     };
     let plan = TrtPlan::new(Lowering::Float(&model), &fp16).expect("fp16 plan");
     assert!(plan.flags.fp16 && !plan.flags.int8 && plan.ranges.is_empty());
     assert_eq!(plan.profile[0].opt, vec![4, 1, 8, 8]);
 
-    let fp32 = TrtOptions {
-        precision: Precision::Fp32,
-        ..TrtOptions::default()
-    };
+    let fp32 = TrtOptions { precision: Precision::Fp32, ..TrtOptions::default() };
     let plan = TrtPlan::new(Lowering::Float(&model), &fp32).expect("fp32 plan");
     assert_eq!(plan.flags, Default::default());
 
     let bad = TrtOptions {
-        batch: BatchProfile {
-            min: 8,
-            opt: 4,
-            max: 2,
-        },
+        batch: BatchProfile { min: 8, opt: 4, max: 2 },
         precision: Precision::Fp32,
         ..TrtOptions::default()
     };
@@ -319,16 +268,12 @@ fn float_precisions_and_profile_errors() {
 
     // fp32-excluded nodes stay fp32 in an fp16 build of the quantized model.
     let mut config = QuantConfig::default();
-    config.config_list.push(ConfigRule {
-        exclude_op_names: vec!["fc2".into()],
-        ..ConfigRule::default()
-    });
+    config
+        .config_list
+        .push(ConfigRule { exclude_op_names: vec!["fc2".into()], ..ConfigRule::default() });
     let q = quantized(DIGITS, config);
     let plan = TrtPlan::new(Lowering::Quantized(&q), &fp16).expect("fp16 plan of q");
     assert_eq!(plan.layers.len(), 1);
-    assert_eq!(
-        (plan.layers[0].layer.as_str(), plan.layers[0].precision),
-        ("fc2", Precision::Fp32)
-    );
+    assert_eq!((plan.layers[0].layer.as_str(), plan.layers[0].precision), ("fc2", Precision::Fp32));
     assert!(plan.flags.prefer_precision_constraints);
 }

@@ -29,11 +29,7 @@ pub(crate) struct Ema {
 
 impl Ema {
     pub(crate) fn new(decay: f64) -> Self {
-        Ema {
-            decay,
-            min: Vec::new(),
-            max: Vec::new(),
-        }
+        Ema { decay, min: Vec::new(), max: Vec::new() }
     }
 
     /// Folds in one batch's per-channel extremes.
@@ -55,11 +51,7 @@ impl Ema {
 
     /// `max(|min|, |max|)` per channel.
     pub(crate) fn amax(&self) -> Vec<f32> {
-        self.min
-            .iter()
-            .zip(&self.max)
-            .map(|(l, h)| l.abs().max(h.abs()))
-            .collect()
+        self.min.iter().zip(&self.max).map(|(l, h)| l.abs().max(h.abs())).collect()
     }
 }
 

@@ -85,11 +85,7 @@ pub fn amax(counts: &[u64], edges: &[f64]) -> f32 {
         // P's sum is the total count (integers below 2^53: np.sum is exact).
         let p_sum = total as f64;
         for j in 0..i {
-            let p_count = if j == i - 1 {
-                bins[j] + outliers[i]
-            } else {
-                bins[j]
-            };
+            let p_count = if j == i - 1 { bins[j] + outliers[i] } else { bins[j] };
             let p = p_count as f64 / p_sum;
             let qq = q[j] / q_sum;
             vec[j] = rel_entr(p, qq);
@@ -146,9 +142,8 @@ mod tests {
     #[test]
     fn long_tail_is_clipped() {
         let n = 2048;
-        let counts: Vec<u64> = (0..n)
-            .map(|j| (1e6 * (-(j as f64) / 40.0).exp()).round() as u64 + 1)
-            .collect();
+        let counts: Vec<u64> =
+            (0..n).map(|j| (1e6 * (-(j as f64) / 40.0).exp()).round() as u64 + 1).collect();
         let a = amax(&counts, &edges(n));
         assert!(a > 0.0 && a < 1.0, "{a}");
     }

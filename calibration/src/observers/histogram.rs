@@ -63,11 +63,9 @@ impl Histogram {
         }
         if edges.iter().any(|e| !e.is_finite() || *e < 0.0) || edges.windows(2).any(|w| w[1] < w[0])
         {
-            return bad(
-                "edges must be finite, non-negative and ascending; pass the edges of an \
+            return bad("edges must be finite, non-negative and ascending; pass the edges of an \
                         |x| histogram"
-                    .into(),
-            );
+                .into());
         }
         Ok(Histogram { counts, edges })
     }
@@ -201,9 +199,7 @@ impl ChannelHist {
         }
         let extra = ((f64::from(m) - last) * self.inv_width).ceil();
         // Saturating float → int conversion; the +4 covers the rounding of the arange length.
-        self.counts
-            .len()
-            .saturating_add((extra as usize).saturating_add(4))
+        self.counts.len().saturating_add((extra as usize).saturating_add(4))
     }
 
     /// Streaming: make sure the grid covers `m` (create or grow it).
@@ -231,11 +227,7 @@ impl ChannelHist {
             let start32 = l + w;
             let stop32 = m + w;
             let q = (stop32 - start32) / w;
-            len = if q > 0.0 {
-                f64::from(q).ceil() as usize
-            } else {
-                0
-            };
+            len = if q > 0.0 { f64::from(q).ceil() as usize } else { 0 };
             start = f64::from(start32);
             delta = f64::from(start32 + w) - start;
         } else {
@@ -318,8 +310,7 @@ impl ChannelHist {
 
     /// The histogram view, `None` without grid.
     pub(crate) fn view(&self) -> Option<(&[u64], &[f64])> {
-        self.has_grid()
-            .then_some((self.counts.as_slice(), self.edges.as_slice()))
+        self.has_grid().then_some((self.counts.as_slice(), self.edges.as_slice()))
     }
 }
 
@@ -413,11 +404,7 @@ mod tests {
             .iter()
             .flat_map(|&x| {
                 let x = x as f32;
-                [
-                    x,
-                    f32::from_bits(x.to_bits().saturating_sub(1)),
-                    f32::from_bits(x.to_bits() + 1),
-                ]
+                [x, f32::from_bits(x.to_bits().saturating_sub(1)), f32::from_bits(x.to_bits() + 1)]
             })
             .filter(|v| *v >= 0.0 && f64::from(*v) <= e[129])
             .collect();

@@ -48,11 +48,7 @@ impl MinMax {
 
     /// `max(|min|, |max|)` per channel.
     pub(crate) fn amax(&self) -> Vec<f32> {
-        self.min
-            .iter()
-            .zip(&self.max)
-            .map(|(l, h)| l.abs().max(h.abs()))
-            .collect()
+        self.min.iter().zip(&self.max).map(|(l, h)| l.abs().max(h.abs())).collect()
     }
 }
 
@@ -65,10 +61,7 @@ mod tests {
         let mut a = MinMax::default();
         a.update(&[-1.0, 2.0], &[1.0, 3.0]);
         a.update(&[-0.5, 1.0], &[4.0, 2.5]);
-        assert_eq!(
-            (a.min.clone(), a.max.clone()),
-            (vec![-1.0, 1.0], vec![4.0, 3.0])
-        );
+        assert_eq!((a.min.clone(), a.max.clone()), (vec![-1.0, 1.0], vec![4.0, 3.0]));
         let mut b = MinMax::default();
         b.update(&[-7.0, 5.0], &[0.0, 6.0]);
         a.merge(&b);

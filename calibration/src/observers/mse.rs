@@ -43,11 +43,7 @@ pub fn amax(counts: &[u64], edges: &[f64]) -> f32 {
     for i in START_BIN..n {
         let a = centers[i];
         // `_tensor_quant`: scale 0 (all codes 0), then divide by 1.
-        let (scale, unscale) = if a <= EPSILON {
-            (0.0, 1.0)
-        } else {
-            (127.0 / a, 127.0 / a)
-        };
+        let (scale, unscale) = if a <= EPSILON { (0.0, 1.0) } else { (127.0 / a, 127.0 / a) };
         for ((out, &c), &w) in err.iter_mut().zip(&centers).zip(&h) {
             let q = (c * scale).round_ties_even().clamp(-127.0, 127.0) / unscale;
             let d = q - c;
