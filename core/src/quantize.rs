@@ -156,6 +156,9 @@ pub fn observe_activations(
     )?;
     let n_outputs = engine.output_names().len() - capture.len();
     let mut pass = 1;
+    // Which observers take part in the current pass (all in the first; in two-pass mode only
+    // the histogram observers replay the data).
+    let mut in_pass = vec![true; observers.len()];
     loop {
         for (ix, batch) in data.batches().enumerate() {
             let batch = batch?;
@@ -174,8 +177,9 @@ pub fn observe_activations(
             // the message does not depend on thread scheduling.
             let results: Vec<Result<(), calibr8_calibration::Error>> = observers
                 .par_iter_mut()
-                .map(|(name, observer)| {
-                    if pass == 2 && !observer.needs_second_pass() {
+                .zip(&in_pass)
+                .map(|((name, observer), active)| {
+                    if !active {
                         return Ok(());
                     }
                     let array = tensor_of(name);
@@ -188,8 +192,9 @@ pub fn observe_activations(
             progress(Progress { pass, batch: ix + 1, batches: data.num_batches() });
         }
         if pass == 1 && observers.iter().any(|(_, o)| o.needs_second_pass()) {
-            for (_, o) in observers.iter_mut() {
-                if o.needs_second_pass() {
+            for ((_, o), active) in observers.iter_mut().zip(in_pass.iter_mut()) {
+                *active = o.needs_second_pass();
+                if *active {
                     o.start_second_pass()?;
                 }
             }
