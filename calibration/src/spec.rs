@@ -12,6 +12,7 @@ pub const DEAD_AMAX: f32 = 5.960_464_5e-8;
 
 /// The integer type of the quantized tensor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")] // NNI's spelling: "int8", "uint8"
 pub enum QuantDtype {
     /// Signed 8 bit.
     Int8,
@@ -21,6 +22,7 @@ pub enum QuantDtype {
 
 /// How the real range maps onto the integer range.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")] // NNI's spelling: "symmetric", "affine"
 pub enum Scheme {
     /// `[-amax, amax]`, zero point in the middle of the integer range (0 for int8).
     Symmetric,
