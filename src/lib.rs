@@ -19,11 +19,14 @@
 //! ## Features
 //! - `tract` (default): the tract CPU backend, used by [`quantize`] to capture activations and
 //!   as the embedded engine for fp32 / simulated-int8 runs.
+//! - `tensorrt`: the TensorRT 10 backend (`calibr8-tensorrt`); TensorRT is loaded at run time, so
+//!   this builds anywhere and fails with "install TensorRT 10" where the library is missing.
 //!
 //! ## Crates
 //! - [`calibration`] (`calibr8-calibration`): observers and scale math, no graph.
 //! - [`core`] (`calibr8-core`): graph view, config, plan, `quantize_with`, traits, exporters.
-//! - [`tract`] (`calibr8-tract`): the CPU backend.
+//! - `tract` (`calibr8-tract`): the CPU backend.
+//! - `tensorrt` (`calibr8-tensorrt`): the TensorRT 10 backend.
 #![warn(missing_docs)]
 #![warn(clippy::unwrap_used)]
 
@@ -34,6 +37,8 @@ pub use calibr8_core::{
     EngineOptions, Error, InMemory, Lowering, NpySource, OnnxModel, Precision, Progress,
     QuantConfig, QuantPlan, QuantizedModel, Result, TensorQuant,
 };
+#[cfg(feature = "tensorrt")]
+pub use calibr8_tensorrt as tensorrt;
 #[cfg(feature = "tract")]
 pub use calibr8_tract as tract;
 
@@ -46,6 +51,8 @@ pub fn backend_for_name(name: &str) -> Result<Box<dyn Backend>> {
     let backend: Box<dyn Backend> = match name {
         #[cfg(feature = "tract")]
         "tract" => Box::new(calibr8_tract::TractBackend),
+        #[cfg(feature = "tensorrt")]
+        "tensorrt" => Box::new(calibr8_tensorrt::TensorRtBackend::default()),
         known if BACKEND_NAMES.contains(&known) => {
             return Err(Error::Unsupported {
                 backend: known.into(),
@@ -86,8 +93,8 @@ pub fn quantize(
 pub mod prelude {
     pub use crate::export::{write_artifacts, ArtifactOptions, TrtVersion};
     pub use crate::{
-        Backend, CalibrationData, Engine, EngineOptions, InMemory, Lowering, NpySource, OnnxModel,
-        Precision, QuantConfig, QuantizedModel,
+        Backend, CalibrationData, ConfigRule, Engine, EngineOptions, InMemory, Lowering, NpySource,
+        OnnxModel, Precision, QuantConfig, QuantizedModel,
     };
     pub use calibr8_calibration::{Granularity, Method, QuantDtype, Scheme};
 }

@@ -176,3 +176,125 @@ fn artifacts_are_all_written_and_named_after_onnx_tensors() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+/// Runs the QDQ export of `q` in ONNX Runtime (after onnx.checker full_check) and in tract on
+/// `x`; returns the largest difference.
+fn ort_vs_tract(q: &QuantizedModel, x: &ArrayD<f32>) -> f32 {
+    let dir = tempfile::tempdir().unwrap();
+    write_artifacts(q, dir.path(), &ArtifactOptions::default()).unwrap();
+    let ort = onnx_runtime(dir.path(), x);
+    let mut engine =
+        TractBackend.prepare(Lowering::Quantized(q), &EngineOptions::default()).unwrap();
+    let tract = run(engine.as_mut(), x);
+    assert_eq!(ort.shape(), tract.shape());
+    (&ort - &tract).iter().fold(0.0f32, |m, d| m.max(d.abs()))
+}
+
+#[test]
+fn opset11_model_is_raised_to_opset13_for_per_channel_qdq() {
+    let model = OnnxModel::load("tests/data/digits_cnn_opset11.onnx").unwrap();
+    assert_eq!(model.opset(), 11);
+    let data = NpySource::open(CALIB, 64).unwrap();
+    let config = QuantConfig { method: "minmax".into(), ..QuantConfig::default() };
+    let q = calibr8::quantize(&model, &data, &config).unwrap();
+    let qdq = calibr8::export::qdq_model(&q).unwrap();
+    assert_eq!(qdq.opset(), 13);
+    // Squeeze/Unsqueeze `axes` moved from attribute to input, as opset 13 requires.
+    let unsqueeze = qdq.graph().node.iter().find(|n| n.op_type == "Unsqueeze").unwrap();
+    assert!(unsqueeze.attribute.is_empty() && unsqueeze.input.len() == 2);
+    let (x, labels) = eval_data();
+    let diff = ort_vs_tract(&q, &x);
+    assert!(diff < 0.5, "ONNX Runtime and tract differ by {diff}");
+    // Per-tensor weights keep the model's own opset.
+    let config = QuantConfig {
+        config_list: vec![ConfigRule {
+            op_types: vec!["Conv".into(), "Gemm".into()],
+            ..ConfigRule::default()
+        }],
+        ..config
+    };
+    let q = calibr8::quantize(&model, &data, &config).unwrap();
+    assert_eq!(calibr8::export::qdq_model(&q).unwrap().opset(), 11);
+    let mut engine =
+        TractBackend.prepare(Lowering::Quantized(&q), &EngineOptions::default()).unwrap();
+    assert!(accuracy(&run(engine.as_mut(), &x), &labels) > 95.0);
+}
+
+#[test]
+fn resnet_with_constant_weights_computed_pads_and_skip_adds() {
+    let model = OnnxModel::load("tests/data/resnet_tiny.onnx").unwrap();
+    let data = NpySource::open("tests/data/resnet_tiny_calib.npy", 4).unwrap();
+    let q = calibr8::quantize(&model, &data, &QuantConfig::default()).unwrap();
+    // The weight held by a Constant node is quantized per channel like the initializers.
+    let w = &q.tensors["block2.downsample.weight"];
+    assert_eq!(w.params.axis, Some(0));
+    // Every Conv and the Gemm got a weight and an input range.
+    let convs = model.graph().node.iter().filter(|n| n.op_type == "Conv" || n.op_type == "Gemm");
+    for node in convs {
+        assert!(q.tensors.contains_key(&node.input[0]), "{} input", node.name);
+        assert!(q.tensors.contains_key(&node.input[1]), "{} weight", node.name);
+        assert_eq!(q.node_precision[&node.name], Precision::Int8);
+    }
+    let x = calibr8::core::npy::read_npy_f32("tests/data/resnet_tiny_calib.npy").unwrap();
+    let diff = ort_vs_tract(&q, &x);
+    println!("resnet_tiny: max |ort - tract| = {diff}");
+    assert!(diff < 0.5, "ONNX Runtime and tract differ by {diff}");
+}
+
+#[test]
+fn two_pass_histograms_calibrate_the_whole_pipeline() {
+    let model = OnnxModel::load(MODEL).unwrap();
+    let data = NpySource::open(CALIB, 64).unwrap();
+    let streaming = QuantConfig { method: "percentile".into(), ..QuantConfig::default() };
+    let two_pass = QuantConfig {
+        histogram: calibr8::calibration::HistogramMode::TwoPass,
+        ..streaming.clone()
+    };
+    let a = calibr8::quantize(&model, &data, &streaming).unwrap();
+    let b = calibr8::quantize(&model, &data, &two_pass).unwrap();
+    for (name, ta) in &a.tensors {
+        let tb = &b.tensors[name];
+        assert_eq!(ta.range.values, tb.range.values, "{name}");
+        // Both grids have 2048 bins over [0, global max] or a grown first-batch range: the
+        // percentile lands within a few bins of each other.
+        let (x, y) = (ta.range.amax[0], tb.range.amax[0]);
+        assert!((x - y).abs() <= 0.01 * x.max(y) + 1e-6, "{name}: {x} vs {y}");
+    }
+}
+
+#[test]
+fn nni_style_yaml_config_selects_and_excludes_nodes() {
+    let config: QuantConfig = serde_yaml::from_str(
+        r#"
+method: mse
+config_list:
+  - op_types: [Conv2d, Linear]
+    target_names: [_input_, weight, _output_]
+    quant_scheme: affine
+    quant_dtype: uint8
+    granularity: default
+  - exclude_op_names: [fc2]
+    precision: fp16
+"#,
+    )
+    .unwrap();
+    let model = OnnxModel::load(MODEL).unwrap();
+    let data = NpySource::open(CALIB, 64).unwrap();
+    let q = calibr8::quantize(&model, &data, &config).unwrap();
+    assert_eq!(q.node_precision["fc2"], Precision::Fp16);
+    assert_eq!(q.node_precision["conv1"], Precision::Int8);
+    assert!(!q.tensors.contains_key("fc2.weight"));
+    // fc1's output is quantized as an `_output_` target; fc2 (excluded) reads it in float.
+    assert!(q.tensors["fc1_out"].target.consumers.is_empty());
+    let w = &q.tensors["conv1.weight"];
+    assert_eq!((w.params.axis, w.params.spec.dtype), (None, QuantDtype::Uint8));
+    let x = &q.tensors["input"];
+    assert_eq!(x.params.spec.scheme, Scheme::Affine);
+    assert!(x.params.zero_point[0] == 0, "input is non-negative: zero point at qmin");
+    let (eval, labels) = eval_data();
+    let diff = ort_vs_tract(&q, &eval);
+    assert!(diff < 0.5, "{diff}");
+    let mut engine =
+        TractBackend.prepare(Lowering::Quantized(&q), &EngineOptions::default()).unwrap();
+    assert!(accuracy(&run(engine.as_mut(), &eval), &labels) > 96.0);
+}
