@@ -10,7 +10,7 @@ use crate::graph::attr_i;
 use crate::internal::*;
 use crate::plan::TensorRole;
 use calibr8_calibration::{quantize_value, QuantDtype, QuantParams};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use tract_onnx::pb;
 
 const FLOAT: i32 = 1;
@@ -46,7 +46,6 @@ pub fn qdq_model(q: &QuantizedModel) -> Result<OnnxModel> {
     let mut after: HashMap<Option<String>, Vec<pb::NodeProto>> = HashMap::new();
     // (consumer node, old input) -> new input.
     let mut rewire: HashMap<(String, String), String> = HashMap::new();
-    let mut all_consumers: HashSet<String> = HashSet::new();
     let mut new_inits = vec![];
 
     for (name, tq) in &q.tensors {
@@ -57,7 +56,6 @@ pub fn qdq_model(q: &QuantizedModel) -> Result<OnnxModel> {
         new_inits.push(zero_point_tensor(&zp_name, params));
         let dq_out = format!("{name}.dequantized");
         let consumers: Vec<String> = if tq.target.consumers.is_empty() {
-            all_consumers.insert(name.clone());
             view.consumers(name).map(|n| n.name.clone()).collect()
         } else {
             tq.target.consumers.clone()
@@ -144,7 +142,6 @@ pub fn qdq_model(q: &QuantizedModel) -> Result<OnnxModel> {
             && dead(&n.output[0]))
     });
     graph.initializer.extend(new_inits);
-    let _ = all_consumers;
     OnnxModel::from_proto(proto, format!("{origin} (QDQ)"))
 }
 
@@ -269,7 +266,6 @@ fn upgrade_to_opset13(proto: &mut pb::ModelProto, origin: &str) -> Result<()> {
         return Ok(());
     };
     let mut new_inits = vec![];
-    let mut counter = BTreeMap::<String, usize>::new();
     for n in graph.node.iter_mut() {
         let moved_attr = match n.op_type.as_str() {
             "Squeeze" | "Unsqueeze" | "ReduceSum" => Some("axes"),
@@ -296,11 +292,9 @@ fn upgrade_to_opset13(proto: &mut pb::ModelProto, origin: &str) -> Result<()> {
         };
         if let Some(pos) = n.attribute.iter().position(|a| a.name == attr_name) {
             let attr = n.attribute.remove(pos);
-            let count = counter.entry(n.name.clone()).or_default();
-            *count += 1;
             let name = format!("{}.{attr_name}", n.name);
             new_inits.push(ints_tensor(&name, &attr.ints));
-            // axes/split become the second input (Split: after the data input too).
+            // Opset 13 takes axes/split as the second input, after the data input.
             n.input.truncate(1);
             n.input.push(name);
         }
