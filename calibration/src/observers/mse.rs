@@ -22,6 +22,7 @@
 //! ```
 
 use super::histogram::np_sum_f32;
+use rayon::prelude::*;
 
 const START_BIN: usize = 128;
 /// ModelOpt's `epsilon = 1.0 / (1 << 24)`.
@@ -37,19 +38,19 @@ pub fn amax(counts: &[u64], edges: &[f64]) -> f32 {
     let e: Vec<f32> = edges.iter().map(|&x| x as f32).collect();
     let h: Vec<f32> = counts.iter().map(|&c| c as f32).collect();
     let centers: Vec<f32> = e.windows(2).map(|w| (w[1] + w[0]) / 2.0).collect();
-    let mut err = vec![0f32; n];
+    // Every candidate's error on its own (in parallel), then the argmin in order: the values,
+    // and so the pick, are those of a sequential loop whatever the thread count.
+    let candidates: Vec<usize> = (START_BIN..n).collect();
+    let errors: Vec<f32> = candidates
+        .par_chunks(64)
+        .flat_map_iter(|chunk| {
+            let mut err = vec![0f32; n];
+            chunk.iter().map(|&i| error(&centers, &h, centers[i], n, &mut err)).collect::<Vec<_>>()
+        })
+        .collect();
     let mut best = f32::INFINITY;
     let mut best_i = START_BIN;
-    for i in START_BIN..n {
-        let a = centers[i];
-        // `_tensor_quant`: scale 0 (all codes 0), then divide by 1.
-        let (scale, unscale) = if a <= EPSILON { (0.0, 1.0) } else { (127.0 / a, 127.0 / a) };
-        for ((out, &c), &w) in err.iter_mut().zip(&centers).zip(&h) {
-            let q = (c * scale).round_ties_even().clamp(-127.0, 127.0) / unscale;
-            let d = q - c;
-            *out = d * d * w;
-        }
-        let mse = np_sum_f32(&err) / n as f32;
+    for (&i, &mse) in candidates.iter().zip(&errors) {
         // np.argmin: the first minimum; a NaN is the minimum from where it first occurs.
         if i == START_BIN || (!best.is_nan() && (mse.is_nan() || mse < best)) {
             best = mse;
@@ -59,12 +60,127 @@ pub fn amax(counts: &[u64], edges: &[f64]) -> f32 {
     centers[best_i]
 }
 
+/// `E_i` for amax `a`: `err` is scratch of `centers.len()` values.
+fn error(centers: &[f32], h: &[f32], a: f32, n: usize, err: &mut [f32]) -> f32 {
+    // `_tensor_quant`: scale 0 (all codes 0), then divide by 1.
+    let (scale, unscale) = if a <= EPSILON { (0.0, 1.0) } else { (127.0 / a, 127.0 / a) };
+    for ((out, &c), &w) in err.iter_mut().zip(centers).zip(h) {
+        let q = round_ties_even(c * scale).clamp(-127.0, 127.0) / unscale;
+        let d = q - c;
+        *out = d * d * w;
+    }
+    np_sum_f32(err) / n as f32
+}
+
+/// `f32::round_ties_even` without a libm call where it is exact by construction: for
+/// `0 < x < 2^23`, `x + 2^23` has unit spacing, so the (round-to-nearest-even) addition rounds
+/// `x` to an integer, ties to even (`2^23 + k` is even exactly when `k` is); the subtraction is
+/// exact. Zeros (keeping their sign), negatives, larger values and NaN take the library path.
+#[inline(always)]
+fn round_ties_even(x: f32) -> f32 {
+    const TWO_23: f32 = 8_388_608.0;
+    if x > 0.0 && x < TWO_23 {
+        (x + TWO_23) - TWO_23
+    } else {
+        x.round_ties_even()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn edges(n: usize) -> Vec<f64> {
         (0..=n).map(|k| k as f64 / n as f64).collect()
+    }
+
+    /// The straightforward sequential loop `amax` was derived from; they must agree exactly.
+    fn amax_sequential(counts: &[u64], edges: &[f64]) -> f32 {
+        let n = counts.len();
+        if n <= START_BIN || edges.len() != n + 1 {
+            return 0.0;
+        }
+        let e: Vec<f32> = edges.iter().map(|&x| x as f32).collect();
+        let h: Vec<f32> = counts.iter().map(|&c| c as f32).collect();
+        let centers: Vec<f32> = e.windows(2).map(|w| (w[1] + w[0]) / 2.0).collect();
+        let mut err = vec![0f32; n];
+        let mut best = f32::INFINITY;
+        let mut best_i = START_BIN;
+        for i in START_BIN..n {
+            let a = centers[i];
+            // `_tensor_quant`: scale 0 (all codes 0), then divide by 1.
+            let (scale, unscale) = if a <= EPSILON { (0.0, 1.0) } else { (127.0 / a, 127.0 / a) };
+            for ((out, &c), &w) in err.iter_mut().zip(&centers).zip(&h) {
+                let q = (c * scale).round_ties_even().clamp(-127.0, 127.0) / unscale;
+                let d = q - c;
+                *out = d * d * w;
+            }
+            let mse = np_sum_f32(&err) / n as f32;
+            // np.argmin: the first minimum; a NaN is the minimum from where it first occurs.
+            if i == START_BIN || (!best.is_nan() && (mse.is_nan() || mse < best)) {
+                best = mse;
+                best_i = i;
+            }
+        }
+        centers[best_i]
+    }
+
+    #[test]
+    fn parallel_matches_sequential_loop() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for case in 0..24 {
+            let n = [129, 200, 517, 2048, 3001, 4096][case % 6];
+            let counts: Vec<u64> = (0..n)
+                .map(|j| {
+                    let r = next();
+                    match case % 4 {
+                        0 => (1e5 * (-(j as f64) / 60.0).exp()) as u64 + r % 3,
+                        1 => {
+                            if r % 5 == 0 {
+                                0
+                            } else {
+                                r % 50
+                            }
+                        }
+                        2 => {
+                            if j < 300 {
+                                r % 1000
+                            } else {
+                                u64::from(r % 97 == 0)
+                            }
+                        }
+                        _ => r % 2,
+                    }
+                })
+                .collect();
+            let top = [1.0, 1e-3, 37.5, 1e-7, 3.0e4, 0.1][case % 6];
+            let e: Vec<f64> = edges(n).iter().map(|x| x * top).collect();
+            assert_eq!(
+                amax(&counts, &e).to_bits(),
+                amax_sequential(&counts, &e).to_bits(),
+                "{case}"
+            );
+        }
+    }
+
+    #[test]
+    fn rounding_matches_library() {
+        let mut x = 0.0f32;
+        while x < 300.0 {
+            for v in [x, x + 0.5, x - 0.5, -x, x * 1e5] {
+                assert_eq!(round_ties_even(v).to_bits(), v.round_ties_even().to_bits(), "{v}");
+            }
+            x += 0.0625;
+        }
+        for v in [8_388_607.5f32, 8_388_608.0, 1e30, f32::NAN, f32::INFINITY, -0.0, 0.49999997] {
+            assert_eq!(round_ties_even(v).to_bits(), v.round_ties_even().to_bits(), "{v}");
+        }
     }
 
     #[test]
