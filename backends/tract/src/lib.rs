@@ -18,7 +18,7 @@
 use calibr8_core::{Backend, Engine, EngineOptions, Error, Lowering, Result};
 use ndarray::ArrayD;
 use tract_onnx::prelude::{
-    Framework, InferenceModelExt, IntoRunnable, IntoTValue, IntoTensor, TypedRunnableModel,
+    Datum, Framework, InferenceModelExt, IntoRunnable, IntoTValue, IntoTensor, TypedRunnableModel,
 };
 
 /// The tract CPU backend.
@@ -90,7 +90,13 @@ impl Engine for TractEngine {
             .into_iter()
             .map(|v| {
                 let t = v.into_tensor();
-                let t = t.cast_to::<f32>().map_err(err)?.into_owned();
+                // cast_to borrows when the tensor is already f32; into_owned would then copy
+                // every captured activation.
+                let t = if t.datum_type() == f32::datum_type() {
+                    t
+                } else {
+                    t.cast_to::<f32>().map_err(err)?.into_owned()
+                };
                 t.into_plain_array::<f32>().map_err(err)
             })
             .collect()
