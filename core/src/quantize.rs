@@ -5,6 +5,7 @@ use crate::backend::{Backend, EngineOptions, Lowering};
 use crate::data::{Batch, CalibrationData};
 use crate::graph::tensor_f32;
 use crate::internal::*;
+use crate::model::ValueInfo;
 use crate::plan::{QuantPlan, TensorTarget};
 use calibr8_calibration::{ObserverConfig, TensorObserver, TensorRange};
 use rayon::prelude::*;
@@ -147,14 +148,30 @@ pub fn observe_activations(
     if observers.is_empty() {
         return Ok(observers);
     }
-    // Graph inputs are observed from the batch itself; everything else is captured.
-    let capture: Vec<String> =
-        targets.iter().map(|t| t.tensor.clone()).filter(|t| !input_names.contains(t)).collect();
+    // Graph inputs are observed from the batch itself; everything else is captured. Where each
+    // observer's tensor comes from is decided once, not per batch.
+    enum Source {
+        Input(usize),
+        Captured(usize),
+    }
+    let mut capture: Vec<String> = vec![];
+    let sources: Vec<Source> = targets
+        .iter()
+        .map(|t| match input_names.iter().position(|i| *i == t.tensor) {
+            Some(i) => Source::Input(i),
+            None => {
+                capture.push(t.tensor.clone());
+                Source::Captured(capture.len() - 1)
+            }
+        })
+        .collect();
+    let reads_inputs = sources.iter().any(|s| matches!(s, Source::Input(_)));
     let mut engine = backend.prepare(
         Lowering::Float(model),
         &EngineOptions { capture: capture.clone(), ..EngineOptions::default() },
     )?;
     let n_outputs = engine.output_names().len() - capture.len();
+    let source_name = data.name();
     let mut pass = 1;
     // Which observers take part in the current pass (all in the first; in two-pass mode only
     // the histogram observers replay the data).
@@ -162,15 +179,17 @@ pub fn observe_activations(
     loop {
         for (ix, batch) in data.batches().enumerate() {
             let batch = batch?;
-            check_batch(model, &data.name(), &batch)?;
-            let outputs = engine.run(batch.clone())?;
-            let tensor_of = |name: &str| -> &ndarray::ArrayD<f32> {
-                match input_names.iter().position(|i| i == name) {
-                    Some(i) => &batch[i],
-                    None => {
-                        let c = capture.iter().position(|c| c == name).unwrap_or_default();
-                        &outputs[n_outputs + c]
-                    }
+            check_batch(&graph_inputs, &model.origin, &source_name, &batch)?;
+            // The engine consumes its inputs; keep a copy only if an input is observed.
+            let (outputs, batch) = if reads_inputs {
+                (engine.run(batch.clone())?, batch)
+            } else {
+                (engine.run(batch)?, vec![])
+            };
+            let tensor_of = |source: &Source| -> &ndarray::ArrayD<f32> {
+                match *source {
+                    Source::Input(i) => &batch[i],
+                    Source::Captured(c) => &outputs[n_outputs + c],
                 }
             };
             // Every observer runs; the first error in observer (name) order is reported, so
@@ -178,11 +197,12 @@ pub fn observe_activations(
             let results: Vec<Result<(), calibr8_calibration::Error>> = observers
                 .par_iter_mut()
                 .zip(&in_pass)
-                .map(|((name, observer), active)| {
+                .zip(&sources)
+                .map(|(((_, observer), active), source)| {
                     if !active {
                         return Ok(());
                     }
-                    let array = tensor_of(name);
+                    let array = tensor_of(source);
                     let array = array.as_standard_layout();
                     let values = array.as_slice().unwrap_or_default();
                     observer.observe(values, array.shape())
@@ -206,22 +226,22 @@ pub fn observe_activations(
     Ok(observers)
 }
 
-/// Checks a batch against the model's declared inputs: count, rank and every fixed dimension.
-pub fn check_batch(model: &OnnxModel, source: &str, batch: &Batch) -> Result<()> {
-    let inputs = model.inputs();
+/// Checks a batch from `source` against the declared `inputs` of the model at `origin`: count,
+/// finiteness, rank and every fixed dimension.
+pub fn check_batch(inputs: &[ValueInfo], origin: &str, source: &str, batch: &Batch) -> Result<()> {
     if batch.len() != inputs.len() {
         return Err(Error::data(
             source,
             format!(
                 "gives {} array(s) per batch but {} has {} input(s): {}",
                 batch.len(),
-                model.origin,
+                origin,
                 inputs.len(),
                 inputs.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", ")
             ),
         ));
     }
-    for (array, input) in batch.iter().zip(&inputs) {
+    for (array, input) in batch.iter().zip(inputs) {
         // NaN/Inf in the data would surface downstream under some other tensor's name.
         if let Some((ix, v)) = array.iter().enumerate().find(|(_, v)| !v.is_finite()) {
             let per_sample = array.len() / array.shape().first().copied().unwrap_or(1).max(1);
@@ -253,7 +273,7 @@ pub fn check_batch(model: &OnnxModel, source: &str, batch: &Batch) -> Result<()>
                     "batch shaped {shape:?} does not fit input '{}' of {} declared [{}]; \
                      data must be [samples, ...] matching the model input",
                     input.name,
-                    model.origin,
+                    origin,
                     declared.join(", ")
                 ),
             ));
