@@ -44,8 +44,10 @@ pub struct QuantPlan {
     pub node_precision: BTreeMap<String, Precision>,
 }
 
-struct Decision<'a> {
-    rule: &'a crate::config::ConfigRule,
+/// What the last rule matching a node decided.
+enum Decision<'a> {
+    Quantize(&'a crate::config::ConfigRule),
+    Exclude(Precision),
 }
 
 impl QuantPlan {
@@ -77,7 +79,7 @@ impl QuantPlan {
         }
 
         // Later rules override earlier ones, as in NNI.
-        let mut decided: BTreeMap<usize, Option<Decision>> = BTreeMap::new();
+        let mut decided: BTreeMap<usize, Decision> = BTreeMap::new();
         for rule in &config.config_list {
             let expand = |list: &Vec<String>| -> Vec<String> {
                 list.iter().flat_map(|o| expand_op_type(o).unwrap_or_default()).collect()
@@ -90,9 +92,9 @@ impl QuantPlan {
                     || exclude_types.contains(&node.op_type)
                     || (rule.exclude && named);
                 if excluded {
-                    decided.insert(ix, None);
+                    decided.insert(ix, Decision::Exclude(rule.precision));
                 } else if named {
-                    decided.insert(ix, Some(Decision { rule }));
+                    decided.insert(ix, Decision::Quantize(rule));
                 }
             }
         }
@@ -100,22 +102,12 @@ impl QuantPlan {
         let mut plan = QuantPlan::default();
         for (&ix, decision) in &decided {
             let node = &graph.nodes[ix];
-            let Some(Decision { rule }) = decision else {
-                let precision = config
-                    .config_list
-                    .iter()
-                    .rev()
-                    .find(|r| {
-                        r.exclude_op_names.contains(&node.name)
-                            || r.exclude_op_types.iter().any(|t| {
-                                expand_op_type(t).unwrap_or_default().contains(&node.op_type)
-                            })
-                            || (r.exclude && r.op_names.contains(&node.name))
-                    })
-                    .map(|r| r.precision)
-                    .unwrap_or(Precision::Fp32);
-                plan.node_precision.insert(node.name.clone(), precision);
-                continue;
+            let rule = match decision {
+                Decision::Quantize(rule) => *rule,
+                Decision::Exclude(precision) => {
+                    plan.node_precision.insert(node.name.clone(), *precision);
+                    continue;
+                }
             };
             let roles = registry.input_roles(&proto_nodes[ix], &graph);
             let spec = QuantSpec {
