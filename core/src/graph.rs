@@ -2,7 +2,7 @@
 //! tensors are constant (initializers or `Constant` nodes), who produces and who consumes each.
 
 use crate::internal::*;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use tract_onnx::pb;
 
 /// One ONNX node, reduced to what quantization decisions need.
@@ -98,27 +98,6 @@ impl Graph {
     /// The node called `name`.
     pub fn node(&self, name: &str) -> Option<&Node> {
         self.nodes.iter().find(|n| n.name == name)
-    }
-
-    /// Every tensor name that is produced by a node or is a graph input (activations).
-    pub fn activation_names(&self) -> BTreeMap<String, ()> {
-        let mut names: BTreeMap<String, ()> = self.inputs.iter().map(|n| (n.clone(), ())).collect();
-        for n in &self.nodes {
-            if n.op_type == "Constant" {
-                continue;
-            }
-            for o in n.outputs.iter().filter(|o| !o.is_empty()) {
-                names.insert(o.clone(), ());
-            }
-        }
-        names
-    }
-
-    /// True if `tensor` names something in the graph (input, output of a node, or constant).
-    pub fn has_tensor(&self, tensor: &str) -> bool {
-        self.inputs.iter().any(|i| i == tensor)
-            || self.producer.contains_key(tensor)
-            || self.constants.contains_key(tensor)
     }
 }
 

@@ -2,7 +2,7 @@
 
 use crate::internal::*;
 use crate::plan::{QuantPlan, TensorRole, TensorTarget};
-use calibr8_calibration::{quant_params, QuantParams, QuantSpec, TensorRange};
+use calibr8_calibration::{quant_params, QuantParams, TensorRange};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -33,16 +33,6 @@ impl TensorQuant {
             .zip(&self.range.amax)
             .map(|((lo, hi), amax)| amax.max(lo.abs()).max(hi.abs()))
             .collect()
-    }
-
-    /// The same tensor re-quantized under TensorRT's symmetric int8 rules.
-    pub fn symmetric_params(&self) -> QuantParams {
-        let spec = QuantSpec { scheme: calibr8_calibration::Scheme::Symmetric, ..self.target.spec };
-        let mut range = self.range.clone();
-        range.amax = self.symmetric_amax();
-        range.min = range.amax.iter().map(|a| -a).collect();
-        range.max = range.amax.clone();
-        quant_params(&range, &spec)
     }
 }
 
@@ -87,22 +77,5 @@ impl QuantizedModel {
     /// Quantized weights, sorted by name.
     pub fn weights(&self) -> impl Iterator<Item = &TensorQuant> {
         self.tensors.values().filter(|t| t.target.role == TensorRole::Weight)
-    }
-
-    /// A copy with `nodes` kept in `precision`: their inputs lose Q/DQ unless another quantized
-    /// node still reads them (mixed precision).
-    pub fn with_float_nodes(&self, nodes: &[String], precision: Precision) -> QuantizedModel {
-        let mut out = self.clone();
-        for node in nodes {
-            out.node_precision.insert(node.clone(), precision);
-        }
-        out.tensors.retain(|_, t| {
-            if t.target.consumers.is_empty() {
-                return t.target.producer.as_ref().is_none_or(|p| !nodes.contains(p));
-            }
-            t.target.consumers.retain(|c| !nodes.contains(c));
-            !t.target.consumers.is_empty()
-        });
-        out
     }
 }
