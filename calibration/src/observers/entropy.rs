@@ -166,10 +166,7 @@ fn rel_entr(x: f64, y: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn edges(n: usize) -> Vec<f64> {
-        (0..=n).map(|k| k as f64 / n as f64).collect()
-    }
+    use crate::observers::test_histograms::{edges, random};
 
     #[test]
     fn uniform_histogram_keeps_full_range() {
@@ -266,38 +263,8 @@ mod tests {
 
     #[test]
     fn parallel_matches_sequential_loop() {
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
-        for case in 0..24 {
-            let n = [128, 129, 200, 517, 2048, 3001][case % 6];
-            let counts: Vec<u64> = (0..n)
-                .map(|j| {
-                    let r = next();
-                    match case % 4 {
-                        0 => (1e5 * (-(j as f64) / 60.0).exp()) as u64 + r % 3,
-                        1 => {
-                            if r % 5 == 0 {
-                                0
-                            } else {
-                                r % 50
-                            }
-                        }
-                        2 => {
-                            if j < 300 {
-                                r % 1000
-                            } else {
-                                u64::from(r % 97 == 0)
-                            }
-                        }
-                        _ => r % 2,
-                    }
-                })
-                .collect();
+        for (case, counts) in random(0x2545_f491_4f6c_dd1du64, [128, 129, 200, 517, 2048, 3001]) {
+            let n = counts.len();
             let e = edges(n);
             assert_eq!(
                 amax(&counts, &e).to_bits(),

@@ -89,10 +89,7 @@ fn round_ties_even(x: f32) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn edges(n: usize) -> Vec<f64> {
-        (0..=n).map(|k| k as f64 / n as f64).collect()
-    }
+    use crate::observers::test_histograms::{edges, random};
 
     /// The straightforward sequential loop `amax` was derived from; they must agree exactly.
     fn amax_sequential(counts: &[u64], edges: &[f64]) -> f32 {
@@ -127,38 +124,8 @@ mod tests {
 
     #[test]
     fn parallel_matches_sequential_loop() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
-        for case in 0..24 {
-            let n = [129, 200, 517, 2048, 3001, 4096][case % 6];
-            let counts: Vec<u64> = (0..n)
-                .map(|j| {
-                    let r = next();
-                    match case % 4 {
-                        0 => (1e5 * (-(j as f64) / 60.0).exp()) as u64 + r % 3,
-                        1 => {
-                            if r % 5 == 0 {
-                                0
-                            } else {
-                                r % 50
-                            }
-                        }
-                        2 => {
-                            if j < 300 {
-                                r % 1000
-                            } else {
-                                u64::from(r % 97 == 0)
-                            }
-                        }
-                        _ => r % 2,
-                    }
-                })
-                .collect();
+        for (case, counts) in random(0x9e37_79b9_7f4a_7c15u64, [129, 200, 517, 2048, 3001, 4096]) {
+            let n = counts.len();
             let top = [1.0, 1e-3, 37.5, 1e-7, 3.0e4, 0.1][case % 6];
             let e: Vec<f64> = edges(n).iter().map(|x| x * top).collect();
             assert_eq!(
