@@ -6,6 +6,7 @@
 //! ```text
 //! cargo run --release --example calibration_report            # full report
 //! cargo run --release --example calibration_report -- --scale 10   # ratio table on 10×N samples
+//! cargo run --release --example calibration_report -- --model M.onnx --calib C.npy --batch 32
 //! ```
 //!
 //! Larger calibration sets are the bundled arrays repeated and perturbed batch by batch, made
@@ -237,7 +238,17 @@ fn main() -> anyhow::Result<()> {
         "finish",
         "(c-i) GB/s"
     );
-    for (name, path, calib, batch) in MODELS {
+    // `--model M.onnx --calib C.npy [--batch N]`: report on that model instead of the bundled ones.
+    let arg = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1));
+    let models: Vec<(&str, &str, &str, usize)> = match (arg("--model"), arg("--calib")) {
+        (Some(m), Some(c)) => {
+            let batch = arg("--batch").and_then(|b| b.parse().ok()).unwrap_or(32);
+            let name = std::path::Path::new(m).file_stem().and_then(|s| s.to_str()).unwrap_or(m);
+            vec![(name, m.as_str(), c.as_str(), batch)]
+        }
+        _ => MODELS.to_vec(),
+    };
+    for (name, path, calib, batch) in models {
         let model = OnnxModel::load(path)?;
         let data = Repeated::new(calib, batch, scale)?;
         let infer = best_of(reps, || plain_inference(&model, &data))?;
@@ -265,7 +276,7 @@ fn main() -> anyhow::Result<()> {
             );
         }
     }
-    if args.iter().any(|a| a == "--no-peak") {
+    if args.iter().any(|a| a == "--no-peak") || arg("--model").is_some() {
         return Ok(());
     }
     println!();
