@@ -1,0 +1,1 @@
+//! An ONNX graph interpreter over burn tensors.
