@@ -15,6 +15,7 @@
 #![warn(clippy::unwrap_used)]
 
 pub mod backend;
+pub mod compare;
 pub mod config;
 pub mod data;
 mod error;

@@ -73,8 +73,9 @@ pub fn calibrate(
     Ok(ranges)
 }
 
-/// Weights are constants: one observation each, straight from the model file.
-fn observe_weights(
+/// Weights are constants: one observation each, straight from the model file, with the config's
+/// `weight_method`.
+pub fn observe_weights(
     model: &OnnxModel,
     plan: &QuantPlan,
     config: &QuantConfig,

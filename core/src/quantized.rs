@@ -79,3 +79,72 @@ impl QuantizedModel {
         self.tensors.values().filter(|t| t.target.role == TensorRole::Weight)
     }
 }
+
+impl QuantizedModel {
+    /// Quantized (int8) nodes, in graph order.
+    pub fn int8_nodes(&self) -> Vec<String> {
+        Graph::new(&self.model)
+            .nodes
+            .into_iter()
+            .filter(|n| self.node_precision.get(&n.name) == Some(&Precision::Int8))
+            .map(|n| n.name)
+            .collect()
+    }
+
+    /// Keeps `nodes` out of int8 (automatic mixed precision): each node's precision becomes
+    /// `precision`, it stops reading its inputs through Q/DQ (it is removed from their
+    /// `consumers`), and tensors no int8 node reads any more are dropped, as are `_output_`
+    /// tensors the node produces. So the QDQ exporter puts no Q/DQ there and TensorRT's plan
+    /// gives the node a precision constraint.
+    ///
+    /// ```
+    /// use calibr8_core::{OnnxModel, Precision, QuantConfig, QuantPlan, QuantizedModel};
+    /// # let model = OnnxModel::load("../examples/digits/digits_cnn.onnx")?;
+    /// # let plan = QuantPlan::resolve(&model, &QuantConfig::default())?;
+    /// # let ranges = plan.tensors.keys().map(|t| (t.clone(),
+    /// #     calibr8_calibration::TensorRange::per_tensor(t.clone(),
+    /// #         calibr8_calibration::Method::MinMax, -1.0, 1.0))).collect();
+    /// # let mut q = QuantizedModel::new(model, plan, ranges, QuantConfig::default())?;
+    /// q.keep_in_float(&["fc2"], Precision::Fp16)?;
+    /// assert_eq!(q.node_precision["fc2"], Precision::Fp16);
+    /// assert!(!q.tensors.contains_key("fc2.weight"));
+    /// assert_eq!(q.int8_nodes(), ["conv1", "conv2", "fc1"]);
+    /// # Ok::<(), calibr8_core::Error>(())
+    /// ```
+    pub fn keep_in_float<S: AsRef<str>>(
+        &mut self,
+        nodes: &[S],
+        precision: Precision,
+    ) -> Result<()> {
+        if precision == Precision::Int8 {
+            return Err(Error::config(
+                "float_precision",
+                "nodes kept out of int8 need fp16 or fp32, not int8",
+            ));
+        }
+        let graph = Graph::new(&self.model);
+        for node in nodes {
+            let node = node.as_ref();
+            if graph.node(node).is_none() {
+                return Err(Error::config(
+                    "keep_in_float",
+                    format!(
+                        "node '{node}' is not in {}. Run `calibr8 inspect {}` to list its nodes",
+                        self.model.origin, self.model.origin
+                    ),
+                ));
+            }
+            self.node_precision.insert(node.to_string(), precision);
+            self.tensors.retain(|_, t| {
+                let target = &mut t.target;
+                if target.consumers.is_empty() {
+                    // An `_output_` target: Q/DQ on every reader; it goes with its producer.
+                    return target.producer.as_deref() != Some(node);
+                }
+                target.consumers.retain(|c| c != node);
+                !target.consumers.is_empty()
+            });
+        }
+        Ok(())
+    }
+}

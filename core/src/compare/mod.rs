@@ -1,0 +1,160 @@
+//! `calibr8::compare`: where did accuracy go?
+//!
+//! Two runs of the same inputs — a reference (the float model) and a candidate (the quantized
+//! model), on any two [`Backend`]s (tract fp32 vs tract int8, or tract vs TensorRT) — compared
+//! with [`Metrics`]: top-1 agreement, top-1 accuracy against labels, cosine similarity, SQNR,
+//! max / mean absolute error. On top of them:
+//! - [`calibrate_methods`] + [`rank_methods`]: every observer from one calibration pass, ranked;
+//! - [`analyze_layers`]: isolated (one node quantized) and cumulative (all quantized) per layer;
+//! - [`mixed_precision`]: the most sensitive nodes kept in fp16/fp32 until a target holds;
+//! - [`compare`]: all of it, as a [`CompareReport`] (JSON and Markdown).
+//!
+//! ```
+//! use calibr8_core::compare::{AccuracyTarget, MetricAccumulator};
+//! let r = ndarray::arr2(&[[0.1f32, 0.9], [0.8, 0.2]]).into_dyn();
+//! let q = ndarray::arr2(&[[0.1f32, 0.8], [0.7, 0.2]]).into_dyn();
+//! let mut acc = MetricAccumulator::new(true);
+//! acc.add(&r, &q, None)?;
+//! let m = acc.finish();
+//! assert_eq!(m.top1_agreement, Some(1.0));
+//! assert!(AccuracyTarget::Cosine { min: 0.99 }.met(&m));
+//! # Ok::<(), calibr8_core::Error>(())
+//! ```
+
+mod evaluate;
+mod layers;
+mod methods;
+mod metrics;
+mod mixed;
+mod report;
+
+pub use evaluate::{Evaluation, Labels, OutputMetrics, TensorMetrics};
+pub use layers::{analyze_layers, LayerAnalysis, LayerResult};
+pub use methods::{amax_table, calibrate_methods, rank_methods, MethodResult, RankBy, ALL_METHODS};
+pub use metrics::{argmax_rows, MetricAccumulator, Metrics};
+pub use mixed::{mixed_precision, AccuracyTarget, MixedOptions, MixedPrecision, MixedStep};
+pub use report::{CompareReport, PlotRef};
+
+use crate::backend::Backend;
+use crate::data::CalibrationData;
+use crate::internal::*;
+
+/// Which methods to calibrate and how to choose among them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CompareOptions {
+    /// Method names to calibrate (from one pass); the best ranked is analysed per layer.
+    pub methods: Vec<String>,
+    /// Ranking metric.
+    pub rank_by: RankBy,
+    /// Mixed-precision search, when a target is given.
+    pub mixed: Option<MixedOptions>,
+}
+
+impl Default for CompareOptions {
+    fn default() -> Self {
+        CompareOptions {
+            methods: ALL_METHODS.iter().map(|m| m.to_string()).collect(),
+            rank_by: RankBy::Top1,
+            mixed: None,
+        }
+    }
+}
+
+/// Everything [`compare`] needs.
+pub struct CompareJob<'a> {
+    /// Runs the float model (calibration capture and the reference outputs).
+    pub reference: &'a dyn Backend,
+    /// Runs the quantized models.
+    pub candidate: &'a dyn Backend,
+    /// The float model.
+    pub model: &'a OnnxModel,
+    /// Calibration data.
+    pub calib: &'a dyn CalibrationData,
+    /// Evaluation data (ideally not the calibration data).
+    pub eval: &'a dyn CalibrationData,
+    /// Labels for the evaluation data.
+    pub labels: Option<Labels>,
+    /// What to quantize (its `method` is ignored: `options.methods` decide).
+    pub config: &'a QuantConfig,
+    /// Methods, ranking, target.
+    pub options: CompareOptions,
+}
+
+/// [`compare`]'s result: the report and the models behind it.
+pub struct Comparison {
+    /// Everything measured.
+    pub report: CompareReport,
+    /// The calibrated model of each method, in `options.methods` order.
+    pub models: Vec<(String, QuantizedModel)>,
+    /// The mixed-precision model, when a target was given.
+    pub mixed: Option<QuantizedModel>,
+}
+
+/// Calibrates every method from one pass, ranks them, analyses the best one per layer, and
+/// searches mixed precision when a target is given. `progress` receives a line per stage.
+pub fn compare(job: CompareJob<'_>, progress: &mut dyn FnMut(&str)) -> Result<Comparison> {
+    let CompareJob { reference, candidate, model, calib, eval, labels, config, options } = job;
+    if options.methods.is_empty() {
+        return Err(Error::config("methods", "give at least one method, or `all`"));
+    }
+    let label_source = labels.as_ref().map(|l| l.source.clone());
+    progress(&format!("reference run of {} on {}", model.origin, reference.name()));
+    let evaluation = Evaluation::new(reference, model, eval, labels)?;
+    progress(&format!(
+        "calibrating {} from one pass over {}",
+        options.methods.join(", "),
+        calib.name()
+    ));
+    let models = calibrate_methods(reference, model, calib, config, &options.methods, &mut |_| {})?;
+    progress("ranking methods");
+    let methods = rank_methods(&evaluation, candidate, &models, options.rank_by)?;
+    let chosen_method = methods.first().map(|m| m.method.clone()).unwrap_or_default();
+    let chosen = models
+        .iter()
+        .find(|(name, _)| *name == chosen_method)
+        .map(|(_, q)| q.clone())
+        .ok_or_else(|| Error::config("methods", "no method was calibrated"))?;
+    let analysis = analyze_layers(&evaluation, candidate, &chosen, &mut |node| {
+        progress(&format!("per-layer: {node}"))
+    })?;
+    let (mixed_report, mixed) = match &options.mixed {
+        Some(mixed_options) => {
+            progress(&format!("mixed precision: {}", mixed_options.target));
+            let all_int8 = analysis
+                .outputs
+                .first()
+                .map(|o| o.metrics.clone())
+                .ok_or_else(|| Error::backend(candidate.name(), "the model has no output"))?;
+            let (report, q) = mixed_precision(
+                &evaluation,
+                candidate,
+                &chosen,
+                &analysis.layers,
+                &all_int8,
+                mixed_options,
+            )?;
+            (Some(report), Some(q))
+        }
+        None => (None, None),
+    };
+    let report = CompareReport {
+        calibr8_version: env!("CARGO_PKG_VERSION").into(),
+        model: model.origin.clone(),
+        reference_backend: reference.name(),
+        backend: candidate.name(),
+        calibration_data: calib.name(),
+        eval_data: evaluation.data_name(),
+        eval_samples: evaluation.samples(),
+        labels: label_source,
+        reference_top1_accuracy: evaluation.reference_top1_accuracy()?,
+        rank_by: options.rank_by,
+        methods,
+        chosen_method,
+        layers: analysis.layers,
+        tensors: analysis.tensors,
+        all_int8: analysis.outputs,
+        mixed_precision: mixed_report,
+        plots: vec![],
+    };
+    Ok(Comparison { report, models, mixed })
+}
