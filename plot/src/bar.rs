@@ -1,0 +1,228 @@
+//! Grouped bar charts: one group per category, one bar per series.
+
+use crate::axis::Slots;
+use crate::canvas::{render, text_width, Scene};
+use crate::format::short;
+use crate::{color, font::FAMILY, BarChart, PlotError, Rendered};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+const LABEL_PX: u32 = 14;
+const VALUE_PX: u32 = 12;
+const TITLE_PX: u32 = 22;
+/// Bar thickness in pixels (the chart grows with the number of bars).
+const BAR_PX: u32 = 30;
+/// Gap between category groups in pixels.
+const GAP_PX: u32 = 28;
+
+/// Renders `chart` as SVG and PNG of [`bar_chart_size`].
+///
+/// NaN values mean n/a: no bar, the label `n/a` instead. Errors when there are no categories or
+/// series, when a series does not have one value per category, or on an infinite value.
+pub fn bar_chart(chart: &BarChart) -> Result<Rendered, PlotError> {
+    validate(chart)?;
+    render(&BarScene { chart })
+}
+
+/// Pixel size `(width, height)` of the picture [`bar_chart`] draws for `chart`: it grows with the
+/// number of bars (and, for horizontal charts, with the longest category name).
+pub fn bar_chart_size(chart: &BarChart) -> (u32, u32) {
+    let bars_per_group = chart.series.len().max(1) as u32;
+    let groups = chart.categories.len().max(1) as u32;
+    let along = groups * (bars_per_group * BAR_PX + GAP_PX);
+    let legend = legend_width(chart);
+    if chart.horizontal {
+        let labels = category_label_width(chart);
+        (labels + 640 + legend, (along + 130).max(320))
+    } else {
+        ((along + 110 + legend).max(560), 460)
+    }
+}
+
+fn validate(chart: &BarChart) -> Result<(), PlotError> {
+    let empty =
+        |what: &str| PlotError::Empty { chart: chart.title.clone(), what: what.to_string() };
+    if chart.categories.is_empty() {
+        return Err(empty("categories"));
+    }
+    if chart.series.is_empty() {
+        return Err(empty("series"));
+    }
+    for s in &chart.series {
+        if s.values.len() != chart.categories.len() {
+            return Err(PlotError::Mismatch {
+                chart: chart.title.clone(),
+                what: format!("series {:?}", s.name),
+                expected: chart.categories.len(),
+                found: s.values.len(),
+                of: "categories".into(),
+            });
+        }
+        for (v, c) in s.values.iter().zip(&chart.categories) {
+            if v.is_infinite() {
+                return Err(PlotError::NonFinite {
+                    chart: chart.title.clone(),
+                    what: format!("series {:?}, category {c:?}", s.name),
+                    value: *v,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn legend_width(chart: &BarChart) -> u32 {
+    if chart.series.len() < 2 {
+        return 0;
+    }
+    let longest = chart.series.iter().map(|s| text_width(&s.name, LABEL_PX)).max();
+    longest.unwrap_or(0) + 50
+}
+
+fn category_label_width(chart: &BarChart) -> u32 {
+    let longest = chart.categories.iter().map(|c| text_width(c, LABEL_PX)).max();
+    (longest.unwrap_or(0) + 20).clamp(60, 420)
+}
+
+/// Value-axis range: always includes 0, with headroom for the value labels.
+fn value_range(chart: &BarChart) -> (f64, f64) {
+    let finite = chart.series.iter().flat_map(|s| &s.values).filter(|v| v.is_finite());
+    let (lo, hi) = finite.fold((0.0f64, 0.0f64), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    let span = if hi - lo > 0.0 { hi - lo } else { 1.0 };
+    let lo = if lo < 0.0 { lo - 0.15 * span } else { 0.0 };
+    (lo, hi + 0.15 * span)
+}
+
+struct BarScene<'a> {
+    chart: &'a BarChart,
+}
+
+impl Scene for BarScene<'_> {
+    fn title(&self) -> &str {
+        &self.chart.title
+    }
+
+    fn size(&self) -> (u32, u32) {
+        bar_chart_size(self.chart)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let chart = self.chart;
+        let (width, _) = self.size();
+        let (plot_area, legend_area) = root.split_horizontally(width - legend_width(chart));
+        let n = chart.categories.len();
+        let m = chart.series.len();
+        let (lo, hi) = value_range(chart);
+        let label = |v: &f64| -> String {
+            let i = v.floor().max(0.0) as usize;
+            chart.categories.get(i).cloned().unwrap_or_default()
+        };
+        let label_style = (FAMILY, LABEL_PX).into_font();
+        let value_style = TextStyle::from((FAMILY, VALUE_PX).into_font());
+        // Bars fill 80% of a group; bar j of group i spans [i + 0.1 + j·w, i + 0.1 + (j+1)·w].
+        let w = 0.8 / m as f64;
+        let bar = |i: usize, j: usize| {
+            (i as f64 + 0.1 + j as f64 * w, i as f64 + 0.1 + (j + 1) as f64 * w)
+        };
+
+        let mut builder = ChartBuilder::on(&plot_area);
+        builder.caption(&chart.title, (FAMILY, TITLE_PX)).margin(14);
+        if chart.horizontal {
+            // Category i at the top: y = n - i - 1 … n - i.
+            let flip = |v: &f64| label(&(n as f64 - v));
+            let mut ctx = builder
+                .x_label_area_size(50)
+                .y_label_area_size(category_label_width(chart))
+                .build_cartesian_2d(lo..hi, Slots { n })
+                .map_err(|e| e.to_string())?;
+            ctx.configure_mesh()
+                .disable_y_mesh()
+                .y_labels(n)
+                .y_label_formatter(&flip)
+                .x_desc(&chart.value_label)
+                .label_style(label_style.clone())
+                .axis_desc_style(label_style)
+                .draw()
+                .map_err(|e| e.to_string())?;
+            for (j, s) in chart.series.iter().enumerate() {
+                let fill = color::series(j).filled();
+                for (i, &v) in s.values.iter().enumerate() {
+                    let (a, b) = bar(i, m - 1 - j);
+                    let (y0, y1) = (n as f64 - b, n as f64 - a);
+                    let mid = (y0 + y1) / 2.0;
+                    if v.is_finite() {
+                        ctx.draw_series(std::iter::once(Rectangle::new(
+                            [(0.0, y0), (v, y1)],
+                            fill,
+                        )))
+                        .map_err(|e| e.to_string())?;
+                    }
+                    let h = if v < 0.0 { HPos::Right } else { HPos::Left };
+                    let style = value_style.clone().pos(Pos::new(h, VPos::Center));
+                    let at = if v.is_finite() { v } else { 0.0 };
+                    let text = format!(" {} ", short(v));
+                    ctx.draw_series(std::iter::once(Text::new(text, (at, mid), style)))
+                        .map_err(|e| e.to_string())?;
+                }
+            }
+        } else {
+            let mut ctx = builder
+                .x_label_area_size(44)
+                .y_label_area_size(70)
+                .build_cartesian_2d(Slots { n }, lo..hi)
+                .map_err(|e| e.to_string())?;
+            ctx.configure_mesh()
+                .disable_x_mesh()
+                .x_labels(n)
+                .x_label_formatter(&label)
+                .y_desc(&chart.value_label)
+                .label_style(label_style.clone())
+                .axis_desc_style(label_style)
+                .draw()
+                .map_err(|e| e.to_string())?;
+            for (j, s) in chart.series.iter().enumerate() {
+                let fill = color::series(j).filled();
+                for (i, &v) in s.values.iter().enumerate() {
+                    let (x0, x1) = bar(i, j);
+                    if v.is_finite() {
+                        ctx.draw_series(std::iter::once(Rectangle::new(
+                            [(x0, 0.0), (x1, v)],
+                            fill,
+                        )))
+                        .map_err(|e| e.to_string())?;
+                    }
+                    let vpos = if v < 0.0 { VPos::Top } else { VPos::Bottom };
+                    let style = value_style.clone().pos(Pos::new(HPos::Center, vpos));
+                    let at = if v.is_finite() { v } else { 0.0 };
+                    ctx.draw_series(std::iter::once(Text::new(
+                        short(v),
+                        ((x0 + x1) / 2.0, at),
+                        style,
+                    )))
+                    .map_err(|e| e.to_string())?;
+                }
+            }
+        }
+        if m > 1 {
+            draw_legend(&legend_area, chart)?;
+        }
+        Ok(())
+    }
+}
+
+/// Legend to the right of the plot: a swatch and the series name per row.
+fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    chart: &BarChart,
+) -> Result<(), String> {
+    let style =
+        TextStyle::from((FAMILY, LABEL_PX).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
+    for (j, s) in chart.series.iter().enumerate() {
+        let y = 60 + 24 * j as i32;
+        area.draw(&Rectangle::new([(4, y - 7), (18, y + 7)], color::series(j).filled()))
+            .map_err(|e| e.to_string())?;
+        area.draw(&Text::new(s.name.clone(), (24, y), style.clone())).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
