@@ -32,6 +32,7 @@
 
 pub use calibr8_calibration as calibration;
 pub use calibr8_core as core;
+pub use calibr8_core::compare;
 pub use calibr8_core::{
     export, quantize_with, quantize_with_progress, Backend, CalibrationData, ConfigRule, Engine,
     EngineOptions, Error, InMemory, Lowering, NpySource, OnnxModel, Precision, Progress,

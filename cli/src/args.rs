@@ -21,6 +21,8 @@ pub enum Command {
     Quantize(QuantizeArgs),
     /// List a model's inputs, outputs and quantizable nodes.
     Inspect(InspectArgs),
+    /// Where did accuracy go? Rank methods, measure every layer, find a mixed-precision model.
+    Compare(crate::commands::compare::CompareArgs),
 }
 
 /// Observers.

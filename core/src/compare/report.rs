@@ -76,8 +76,15 @@ fn cosine(m: &Metrics) -> String {
     format!("{:.6}", m.cosine)
 }
 
+/// Absolute errors: plain decimals where readable, scientific notation for tiny or huge values.
 fn sci(v: f64) -> String {
-    format!("{v:.3e}")
+    if v == 0.0 {
+        "0".into()
+    } else if (1e-3..1e4).contains(&v.abs()) {
+        format!("{v:.4}")
+    } else {
+        format!("{v:.3e}")
+    }
 }
 
 impl CompareReport {
