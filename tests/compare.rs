@@ -226,3 +226,37 @@ fn issue_5_labels_that_do_not_fit_name_the_file() {
     let err = Labels::load(EVAL).unwrap_err().to_string();
     assert!(err.contains("eval.npy") && err.contains("integer"), "{err}");
 }
+
+#[test]
+fn issue_5_top1_target_without_labels_on_held_out_data() {
+    // mlp_gemm (random weights) on held-out inputs: EMA ranges change some predictions; a
+    // "no prediction may change" target (drop 0 points = 100 % agreement) keeps layers in float.
+    let model = OnnxModel::load("tests/data/mlp_gemm.onnx").unwrap();
+    let calib = NpySource::open("tests/data/mlp_gemm_calib.npy", 32).unwrap();
+    let eval = NpySource::open("tests/data/mlp_gemm_eval.npy", 32).unwrap();
+    let evaluation = Evaluation::new(&TractBackend, &model, &eval, None).unwrap();
+    let config = QuantConfig::default();
+    let q = calibrate_methods(&TractBackend, &model, &calib, &config, &["ema".into()], &mut |_| {})
+        .unwrap()
+        .remove(0)
+        .1;
+    let analysis = analyze_layers(&evaluation, &TractBackend, &q, &mut |_| {}).unwrap();
+    let all_int8 = analysis.outputs[0].metrics.clone();
+    let agreement = all_int8.top1_agreement.unwrap();
+    assert!(all_int8.top1_accuracy.is_none());
+    assert!(agreement < 1.0, "EMA int8 changed no prediction on this fixture ({all_int8:?})");
+    let options = MixedOptions {
+        target: AccuracyTarget::Top1Drop { max_points: 0.0 },
+        precision: Precision::Fp16,
+        max_float_nodes: None,
+    };
+    let (report, mixed) =
+        mixed_precision(&evaluation, &TractBackend, &q, &analysis.layers, &all_int8, &options)
+            .unwrap();
+    assert!(!report.steps[0].met);
+    assert!((report.steps[0].value.unwrap() - 100.0 * (1.0 - agreement)).abs() < 1e-9);
+    assert!(report.met && !report.float_nodes.is_empty(), "{report:?}");
+    // Re-measured from scratch, the mixed model agrees with fp32 on every sample.
+    let m = evaluation.outputs(&TractBackend, Lowering::Quantized(&mixed)).unwrap().remove(0);
+    assert_eq!(m.metrics.top1_agreement, Some(1.0));
+}
