@@ -260,3 +260,40 @@ fn issue_5_top1_target_without_labels_on_held_out_data() {
     let m = evaluation.outputs(&TractBackend, Lowering::Quantized(&mixed)).unwrap().remove(0);
     assert_eq!(m.metrics.top1_agreement, Some(1.0));
 }
+
+#[test]
+fn issue_5_weight_errors_match_the_exported_int8_weights() {
+    // Recomputed from the QDQ model's own int8 initializers and scales (per output channel).
+    let q = quantize("minmax");
+    let weights = calibr8::compare::weight_metrics(&q).unwrap();
+    let names: Vec<&str> = weights.iter().map(|w| w.tensor.as_str()).collect();
+    assert_eq!(names, ["conv1.weight", "conv2.weight", "fc1.weight", "fc2.weight"]);
+    let qdq = qdq_model(&q).unwrap();
+    let init = |name: &str| qdq.graph().initializer.iter().find(|t| t.name == name).unwrap();
+    let model = OnnxModel::load(MODEL).unwrap();
+    for w in &weights {
+        let float = model.graph().initializer.iter().find(|t| t.name == w.tensor).unwrap();
+        let float: Vec<f32> =
+            float.raw_data.chunks(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+        let int8 = &init(&format!("{}.quantized", w.tensor)).raw_data;
+        let scales: Vec<f32> = init(&format!("{}.scale", w.tensor))
+            .raw_data
+            .chunks(4)
+            .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+            .collect();
+        let per_channel = float.len() / scales.len();
+        let (mut s, mut n, mut max) = (0.0f64, 0.0f64, 0.0f64);
+        for (ix, (&x, &q8)) in float.iter().zip(int8).enumerate() {
+            let d = (q8 as i8) as f32 * scales[ix / per_channel];
+            let e = (x - d) as f64;
+            s += (x as f64) * (x as f64);
+            n += e * e;
+            max = max.max(e.abs());
+        }
+        let m = &w.metrics;
+        assert!((m.sqnr_db.unwrap() - 10.0 * (s / n).log10()).abs() < 1e-9, "{}", w.tensor);
+        assert_eq!(m.max_abs_error, max, "{}", w.tensor);
+        // Per-channel int8 weights: well above 30 dB.
+        assert!(m.sqnr_db.unwrap() > 30.0, "{w:?}");
+    }
+}

@@ -35,6 +35,60 @@ pub struct LayerAnalysis {
     pub tensors: Vec<TensorMetrics>,
     /// The all-int8 model's outputs.
     pub outputs: Vec<OutputMetrics>,
+    /// Every quantized weight against its dequantized int8 values (see [`weight_metrics`]).
+    pub weights: Vec<TensorMetrics>,
+}
+
+/// The quantization error of every quantized weight on its own: constants need no run, so the
+/// float weight is compared with `(q − zero_point) · scale` channel by channel, exactly what the
+/// QDQ model's `DequantizeLinear` computes.
+pub fn weight_metrics(q: &QuantizedModel) -> Result<Vec<TensorMetrics>> {
+    let graph = Graph::new(&q.model);
+    let mut out = vec![];
+    for t in q.weights() {
+        let name = &t.target.tensor;
+        let proto = graph.constant(name).ok_or_else(|| Error::UnknownTensor {
+            tensor: name.clone(),
+            path: q.model.origin.clone(),
+        })?;
+        let (values, dims) =
+            crate::graph::tensor_f32(proto).map_err(|reason| Error::InvalidModel {
+                path: q.model.origin.clone(),
+                reason: format!("weight '{name}' {reason}"),
+            })?;
+        let p = &t.params;
+        let (qmin, qmax) = (p.spec.qmin(), p.spec.qmax());
+        let (inner, channels) = match p.axis {
+            Some(axis) if axis < dims.len() => {
+                (dims[axis + 1..].iter().product::<usize>(), dims[axis])
+            }
+            _ => (1, 1),
+        };
+        let dequantized: Vec<f32> = values
+            .iter()
+            .enumerate()
+            .map(|(ix, &v)| {
+                let c = if channels > 1 { (ix / inner) % channels } else { 0 };
+                let scale = p.scale.get(c).or(p.scale.first()).copied().unwrap_or(1.0);
+                let zp = p.zero_point.get(c).or(p.zero_point.first()).copied().unwrap_or(0);
+                calibr8_calibration::fake_quant(v, scale, zp, qmin, qmax)
+            })
+            .collect();
+        let shape = vec![values.len()];
+        let reference = ndarray::ArrayD::from_shape_vec(shape.clone(), values)
+            .map_err(|e| Error::backend("compare", e))?;
+        let candidate = ndarray::ArrayD::from_shape_vec(shape, dequantized)
+            .map_err(|e| Error::backend("compare", e))?;
+        let mut acc = super::metrics::MetricAccumulator::new(false);
+        acc.add(&reference, &candidate, None)?;
+        out.push(TensorMetrics {
+            tensor: name.clone(),
+            producer: None,
+            quantized: true,
+            metrics: acc.finish(),
+        });
+    }
+    Ok(out)
 }
 
 /// Runs both modes for `q` on `candidate` against `eval`'s reference. `progress` gets each
@@ -127,5 +181,5 @@ pub fn analyze_layers(
             cumulative,
         });
     }
-    Ok(LayerAnalysis { layers, tensors, outputs })
+    Ok(LayerAnalysis { layers, tensors, outputs, weights: weight_metrics(q)? })
 }

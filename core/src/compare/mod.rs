@@ -29,7 +29,7 @@ mod mixed;
 mod report;
 
 pub use evaluate::{Evaluation, Labels, OutputMetrics, TensorMetrics};
-pub use layers::{analyze_layers, LayerAnalysis, LayerResult};
+pub use layers::{analyze_layers, weight_metrics, LayerAnalysis, LayerResult};
 pub use methods::{amax_table, calibrate_methods, rank_methods, MethodResult, RankBy, ALL_METHODS};
 pub use metrics::{argmax_rows, MetricAccumulator, Metrics};
 pub use mixed::{mixed_precision, AccuracyTarget, MixedOptions, MixedPrecision, MixedStep};
@@ -152,6 +152,7 @@ pub fn compare(job: CompareJob<'_>, progress: &mut dyn FnMut(&str)) -> Result<Co
         chosen_method,
         layers: analysis.layers,
         tensors: analysis.tensors,
+        weights: analysis.weights,
         all_int8: analysis.outputs,
         mixed_precision: mixed_report,
         plots: vec![],

@@ -50,6 +50,8 @@ pub struct CompareReport {
     pub layers: Vec<LayerResult>,
     /// Per tensor, cumulative mode, graph order.
     pub tensors: Vec<TensorMetrics>,
+    /// Every quantized weight against its dequantized int8 values.
+    pub weights: Vec<TensorMetrics>,
     /// The chosen method's all-int8 model, per output.
     pub all_int8: Vec<OutputMetrics>,
     /// Mixed-precision search, when a target was given.
@@ -201,6 +203,22 @@ impl CompareReport {
                 sci(t.metrics.max_abs_error),
                 sci(t.metrics.mean_abs_error)
             )?;
+        }
+        if !self.weights.is_empty() {
+            writeln!(s, "\n### Weights (float vs dequantized int8, no run needed)\n")?;
+            writeln!(s, "| weight | SQNR (dB) | cosine | max abs error | mean abs error |")?;
+            writeln!(s, "|---|---:|---:|---:|---:|")?;
+            for t in &self.weights {
+                writeln!(
+                    s,
+                    "| {} | {} | {} | {} | {} |",
+                    t.tensor,
+                    sqnr(&t.metrics),
+                    cosine(&t.metrics),
+                    sci(t.metrics.max_abs_error),
+                    sci(t.metrics.mean_abs_error)
+                )?;
+            }
         }
         for o in &self.all_int8 {
             writeln!(
