@@ -139,6 +139,11 @@ fn issue_5_keep_in_float_removes_qdq_and_all_float_equals_the_float_model() {
     let fc1 = nodes.iter().find(|n| n.name == "fc1").unwrap();
     assert_eq!(fc1.input[..2], ["flatten_out.dequantized", "fc1.weight.dequantized"]);
     assert!(qdq.graph().initializer.iter().any(|t| t.name == "fc2.weight"));
+    // The other exporters follow: no NNI entry for fc2, no cache line for its input.
+    let nni = calibr8::export::nni_v2_config(&mixed);
+    assert!(nni.get("fc2").is_none() && nni.get("fc1").is_some(), "{nni}");
+    let cache = calibr8::export::calibration_cache(&mixed, TrtVersion::default());
+    assert!(!cache.contains("relu3_out:") && cache.contains("flatten_out:"), "{cache}");
 
     // Everything kept in float: no Q/DQ at all, and the run equals the float run exactly.
     let mut float = q.clone();
