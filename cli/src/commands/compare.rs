@@ -291,7 +291,8 @@ fn print_summary(
     if let Some(acc) = report.reference_top1_accuracy {
         writeln!(err, "reference top-1 accuracy: {:.2}%", 100.0 * acc)?;
     }
-    writeln!(err, "\nmethods (ranked by {}, ties by SQNR):", report.rank_by)?;
+    let ties = if report.rank_by == RankBy::Sqnr { "" } else { ", ties by SQNR" };
+    writeln!(err, "\nmethods (ranked by {}{ties}):", report.rank_by)?;
     writeln!(
         err,
         "  {:<4} {:<11} {:>11} {:>10} {:>10}",

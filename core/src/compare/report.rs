@@ -129,13 +129,14 @@ impl CompareReport {
         writeln!(
             s,
             "## Method ranking\n\nAll methods calibrated from one pass over the calibration data \
-             (shared histograms), ranked by {} on output `{}`, ties broken by SQNR.\n",
+             (shared histograms), ranked by {} on output `{}`{}.\n",
             match self.rank_by {
                 RankBy::Top1 => top1_header,
                 RankBy::Cosine => "cosine similarity",
                 RankBy::Sqnr => "SQNR",
             },
-            output.unwrap_or_default()
+            output.unwrap_or_default(),
+            if self.rank_by == RankBy::Sqnr { "" } else { ", ties broken by SQNR" }
         )?;
         writeln!(
             s,
