@@ -21,6 +21,8 @@ pub enum Command {
     Quantize(QuantizeArgs),
     /// List a model's inputs, outputs and quantizable nodes.
     Inspect(InspectArgs),
+    /// Time fp32 / fp16 / int8 engines on every installed backend; table, JSON and plots.
+    Bench(crate::commands::bench::BenchArgs),
 }
 
 /// Observers.

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod bench;
 mod inspect;
 mod quantize;
 
@@ -10,5 +11,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Quantize(args) => quantize::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Bench(args) => bench::run(args),
     }
 }
