@@ -44,7 +44,7 @@ pub use calibr8_tensorrt as tensorrt;
 pub use calibr8_tract as tract;
 
 /// The names [`backend_for_name`] knows, whether or not this build includes them.
-pub const BACKEND_NAMES: &[&str] = &["tract", "tensorrt", "burn"];
+pub const BACKEND_NAMES: &[&str] = &["tract", "tract-int8", "tensorrt", "burn"];
 
 /// The backend called `name`, checked ([`Backend::check`]) so a missing library is an error
 /// here, never a silent fallback.
@@ -52,14 +52,18 @@ pub fn backend_for_name(name: &str) -> Result<Box<dyn Backend>> {
     let backend: Box<dyn Backend> = match name {
         #[cfg(feature = "tract")]
         "tract" => Box::new(calibr8_tract::TractBackend),
+        // Quantized models lowered to QLinearConv / QLinearMatMul: tract's int8 kernels.
+        #[cfg(feature = "tract")]
+        "tract-int8" => Box::new(calibr8_tract::TractInt8Backend),
         #[cfg(feature = "tensorrt")]
         "tensorrt" => Box::new(calibr8_tensorrt::TensorRtBackend::default()),
         known if BACKEND_NAMES.contains(&known) => {
             return Err(Error::Unsupported {
                 backend: known.into(),
                 what: format!(
-                    "this build of calibr8 (rebuild with `--features {known}`; the tensorrt \
-                     backend also needs TensorRT 10 installed)"
+                    "this build of calibr8 (rebuild with `--features {}`; the tensorrt \
+                     backend also needs TensorRT 10 installed)",
+                    known.trim_end_matches("-int8")
                 ),
             })
         }

@@ -23,6 +23,8 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Where did accuracy go? Rank methods, measure every layer, find a mixed-precision model.
     Compare(crate::commands::compare::CompareArgs),
+    /// Time fp32 / fp16 / int8 engines on every installed backend; table, JSON and plots.
+    Bench(crate::commands::bench::BenchArgs),
 }
 
 /// Observers.

@@ -15,7 +15,10 @@
 #![warn(missing_docs)]
 #![warn(clippy::unwrap_used)]
 
-use calibr8_core::{Backend, Engine, EngineOptions, Error, Lowering, Result};
+use calibr8_core::{Backend, Engine, EngineOptions, Error, Lowering, OnnxModel, Result};
+
+mod int8;
+pub use int8::TractInt8Backend;
 use ndarray::ArrayD;
 use tract_onnx::prelude::{
     Datum, Framework, InferenceModelExt, IntoRunnable, IntoTValue, IntoTensor, TypedRunnableModel,
@@ -32,7 +35,7 @@ pub struct TractEngine {
     outputs: Vec<String>,
 }
 
-fn err(e: impl std::fmt::Display) -> Error {
+pub(crate) fn err(e: impl std::fmt::Display) -> Error {
     Error::backend("tract", format!("{e:#}"))
 }
 
@@ -46,6 +49,13 @@ impl Backend for TractBackend {
             Lowering::Float(m) => m.clone(),
             Lowering::Quantized(q) => calibr8_core::export::qdq_model(q)?,
         };
+        Ok(Box::new(TractEngine::new(&model, options)?))
+    }
+}
+
+impl TractEngine {
+    /// Loads `model` into tract, with `options.capture` tensors as extra outputs, optimized.
+    pub fn new(model: &OnnxModel, options: &EngineOptions) -> Result<TractEngine> {
         let inputs: Vec<String> = model.inputs().into_iter().map(|i| i.name).collect();
         let mut outputs: Vec<String> = model.outputs().into_iter().map(|o| o.name).collect();
         let mut inference =
@@ -67,8 +77,46 @@ impl Backend for TractBackend {
             reason: format!("tract: {e:#}"),
         })?;
         let plan = typed.into_runnable().map_err(err)?;
-        Ok(Box::new(TractEngine { plan, inputs, outputs }))
+        Ok(TractEngine { plan, inputs, outputs })
     }
+
+    /// The optimized model's nodes as tract will run them: what `calibr8 bench` and the tests
+    /// read to see which kernels (and which element types) a model really uses.
+    pub fn nodes(&self) -> Vec<TractNode> {
+        let model = self.plan.model();
+        model
+            .nodes()
+            .iter()
+            .map(|n| TractNode {
+                name: n.name.clone(),
+                op: n.op().name().to_string(),
+                input_types: n
+                    .inputs
+                    .iter()
+                    .map(|o| {
+                        model
+                            .outlet_fact(*o)
+                            .map(|f| format!("{:?}", f.datum_type))
+                            .unwrap_or_default()
+                    })
+                    .collect(),
+                info: n.op().info().unwrap_or_default().join("; "),
+            })
+            .collect()
+    }
+}
+
+/// One node of an optimized tract model (see [`TractEngine::nodes`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TractNode {
+    /// tract's node name (derived from the ONNX node name).
+    pub name: String,
+    /// tract's op name, e.g. `OptMatMul`, `Conv`.
+    pub op: String,
+    /// Element types of its inputs, e.g. `I8`, `F32`, `QI8(..)`.
+    pub input_types: Vec<String>,
+    /// tract's own description of the op (kernel choice and parameters).
+    pub info: String,
 }
 
 impl Engine for TractEngine {

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod bench;
 pub mod compare;
 mod inspect;
 mod quantize;
@@ -12,5 +13,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Quantize(args) => quantize::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Compare(args) => compare::run(args),
+        Command::Bench(args) => bench::run(args),
     }
 }

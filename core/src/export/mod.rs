@@ -4,12 +4,14 @@
 mod atomic;
 mod nni;
 mod qdq;
+mod qoperator;
 mod ranges;
 mod trt_cache;
 
 pub use atomic::{write_atomic, OutputSet};
 pub use nni::{nni_v2_config, nni_v3_config};
 pub use qdq::qdq_model;
+pub use qoperator::{qoperator_model, with_output_ranges, FloatNode, LoweredNode, QOperatorModel};
 pub use ranges::ranges_json;
 pub use trt_cache::{
     calibration_cache, parse_calibration_cache, write_calibration_cache_entries, CalibrationCache,

@@ -145,7 +145,7 @@ pub fn qdq_model(q: &QuantizedModel) -> Result<OnnxModel> {
     OnnxModel::from_proto(proto, format!("{origin} (QDQ)"))
 }
 
-fn node(
+pub(super) fn node(
     name: &str,
     op_type: &str,
     input: Vec<String>,
@@ -188,7 +188,7 @@ fn param_dims(params: &QuantParams) -> Vec<i64> {
     }
 }
 
-fn scale_tensor(name: &str, params: &QuantParams) -> pb::TensorProto {
+pub(super) fn scale_tensor(name: &str, params: &QuantParams) -> pb::TensorProto {
     pb::TensorProto {
         name: name.to_string(),
         dims: param_dims(params),
@@ -198,7 +198,7 @@ fn scale_tensor(name: &str, params: &QuantParams) -> pb::TensorProto {
     }
 }
 
-fn zero_point_tensor(name: &str, params: &QuantParams) -> pb::TensorProto {
+pub(super) fn zero_point_tensor(name: &str, params: &QuantParams) -> pb::TensorProto {
     let (data_type, raw_data) = match params.spec.dtype {
         QuantDtype::Int8 => (INT8, params.zero_point.iter().map(|&z| z as i8 as u8).collect()),
         QuantDtype::Uint8 => (UINT8, params.zero_point.iter().map(|&z| z as u8).collect()),
@@ -213,7 +213,7 @@ fn zero_point_tensor(name: &str, params: &QuantParams) -> pb::TensorProto {
 }
 
 /// The weight quantized with its (narrow-range) parameters, channel by channel.
-fn quantized_weight(
+pub(super) fn quantized_weight(
     name: &str,
     values: &[f32],
     dims: &[usize],

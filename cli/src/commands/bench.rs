@@ -1,0 +1,222 @@
+//! `calibr8 bench`: times every engine × precision an installed backend offers (tract fp32,
+//! tract int8 through QLinearConv / QLinearMatMul, TensorRT fp32/fp16/int8, burn) on seeded
+//! random inputs, and reports a table, `bench.json`, `bench.md`, a latency bar chart and a
+//! speed-up heat-map.
+//!
+//! int8 rows need a `QuantizedModel`: `--calib DATA` calibrates one on tract with the config
+//! (`--config` / `--method`, TensorRT's preset by default) plus `_output_` ranges, which the
+//! QOperator lowering needs for each node's output scale.
+
+mod report;
+mod rows;
+mod timing;
+
+use anyhow::Context;
+use calibr8::export::{qoperator_model, with_output_ranges, OutputSet};
+use calibr8::{NpySource, OnnxModel, QuantConfig, QuantizedModel};
+use clap::Args;
+use report::{Measurement, Outcome};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// `calibr8 bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// The float ONNX model.
+    pub model: PathBuf,
+
+    /// Backends to time, comma-separated: tract (fp32, int8 via QLinear ops, int8 as QDQ in
+    /// float), tract-int8, tensorrt (fp32, fp16, int8), burn. Missing ones get a row saying why.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "tract,tensorrt,burn",
+        help_heading = "Engines",
+        env = "CALIBR8_BENCH_BACKENDS"
+    )]
+    pub backends: Vec<String>,
+
+    /// Batch sizes, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,32", help_heading = "Timing")]
+    pub batch: Vec<usize>,
+
+    /// Untimed runs before measuring each engine and batch.
+    #[arg(long, value_name = "N", default_value_t = 5, help_heading = "Timing")]
+    pub warmup: usize,
+
+    /// Timed runs per engine and batch (median, min and max are reported).
+    #[arg(long, value_name = "N", default_value_t = 30, help_heading = "Timing")]
+    pub runs: usize,
+
+    /// Seed of the random inputs (uniform in [-1, 1), the model's input shape).
+    #[arg(long, default_value_t = 0, help_heading = "Timing")]
+    pub seed: u64,
+
+    /// Calibration data (.npy or folder) for the int8 rows; without it they are skipped.
+    #[arg(long, value_name = "DATA", help_heading = "Int8")]
+    pub calib: Option<PathBuf>,
+
+    /// Quantization config (JSON or YAML) [default: TensorRT's preset].
+    #[arg(long, value_name = "FILE", help_heading = "Int8")]
+    pub config: Option<PathBuf>,
+
+    /// Observer for activations [default: the config's method].
+    #[arg(long, value_enum, help_heading = "Int8")]
+    pub method: Option<crate::args::MethodArg>,
+
+    /// Folder for bench.json, bench.md, latency.{png,svg}, speedup.{png,svg}.
+    #[arg(long, short, value_name = "DIR", help_heading = "Output")]
+    pub out: Option<PathBuf>,
+}
+
+pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    validate(&args)?;
+    let model = OnnxModel::load(&args.model)?;
+    let shapes = timing::input_shapes(&model, &args.batch)?;
+    let variants = rows::variants(&args.backends)?;
+    if let Some(out) = &args.out {
+        if out.is_file() {
+            anyhow::bail!("--out {} is a file; give a folder", out.display());
+        }
+    }
+
+    let quantized = match &args.calib {
+        Some(calib) => Some(calibrate(&args, &model, calib)?),
+        None => None,
+    };
+    let qop = match &quantized {
+        Some(q) => Some(qoperator_model(q).context("lowering to QLinearConv / QLinearMatMul")?),
+        None => None,
+    };
+    if let Some(qop) = &qop {
+        eprint!("{}", report::lowering_summary(qop));
+    }
+
+    let mut measurements = vec![];
+    for engine_rows in rows::by_engine(&variants) {
+        // A backend that is missing (not built in, or its library / device absent) is one row.
+        if let Err(e) = calibr8::backend_for_name(&engine_rows[0].backend) {
+            let variant = rows::Variant::merged(&engine_rows);
+            eprintln!("{}: not installed: {e}", variant.engine);
+            let outcome = Outcome::NotInstalled(e.to_string());
+            measurements.push(Measurement { variant, batch: args.batch[0], outcome });
+            continue;
+        }
+        for variant in engine_rows {
+            for (&batch, inputs_shape) in args.batch.iter().zip(&shapes) {
+                let outcome =
+                    measure(&args, &model, quantized.as_ref(), &variant, batch, inputs_shape);
+                if let Outcome::Failed(reason) = &outcome {
+                    eprintln!("warning: {} at batch {batch} failed: {reason}", variant.label());
+                }
+                measurements.push(Measurement { variant: variant.clone(), batch, outcome });
+            }
+        }
+    }
+
+    let bench = report::Bench {
+        model: args.model.display().to_string(),
+        inputs: model.inputs().into_iter().map(|i| (i.name, i.dims)).collect(),
+        batches: args.batch.clone(),
+        warmup: args.warmup,
+        runs: args.runs,
+        seed: args.seed,
+        calib: args.calib.as_ref().map(|c| c.display().to_string()),
+        method: quantized.as_ref().map(|q| q.config.method.clone()),
+        lowering: qop.as_ref().map(report::Lowering::from),
+        measurements,
+    };
+    print!("{}", report::table(&bench));
+    if let Some(dir) = &args.out {
+        let mut out = OutputSet::new(dir);
+        let (latency, speedup) = report::charts(&bench)?;
+        out.add("bench.json", report::json(&bench));
+        out.add("bench.md", report::markdown(&bench).into_bytes());
+        out.add("latency.png", latency.png);
+        out.add("latency.svg", latency.svg.into_bytes());
+        out.add("speedup.png", speedup.png);
+        out.add("speedup.svg", speedup.svg.into_bytes());
+        for path in out.commit().with_context(|| format!("writing to {}", dir.display()))? {
+            eprintln!("wrote {}", path.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn validate(args: &BenchArgs) -> anyhow::Result<()> {
+    if args.batch.is_empty() || args.batch.contains(&0) {
+        anyhow::bail!("--batch {:?}: give positive batch sizes, e.g. --batch 1,32", args.batch);
+    }
+    if args.runs == 0 {
+        anyhow::bail!("--runs 0: give at least one timed run");
+    }
+    if args.backends.is_empty() {
+        anyhow::bail!("--backends is empty; use e.g. --backends tract,tensorrt");
+    }
+    Ok(())
+}
+
+/// Calibrates on tract with the config plus `_output_` ranges (the QOperator lowering's need).
+fn calibrate(
+    args: &BenchArgs,
+    model: &OnnxModel,
+    calib: &PathBuf,
+) -> anyhow::Result<QuantizedModel> {
+    let mut config = match &args.config {
+        Some(path) => QuantConfig::load(path)?,
+        None => QuantConfig::default(),
+    };
+    if let Some(m) = args.method {
+        config.method = m.as_str().into();
+    }
+    config.validate()?;
+    let config = with_output_ranges(&config);
+    let fixed_batch = model.inputs().first().and_then(|i| i.dims.first().copied().flatten());
+    let data = NpySource::open(calib, fixed_batch.unwrap_or(32))
+        .with_context(|| format!("--calib {}", calib.display()))?;
+    let started = std::time::Instant::now();
+    let q = calibr8::quantize(model, &data, &config)
+        .with_context(|| format!("calibrating {} on {}", model.origin, calib.display()))?;
+    eprintln!(
+        "calibrated {} tensors ({}, outputs included) on {} samples in {:.1}s",
+        q.tensors.len(),
+        q.config.method,
+        data.num_samples(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(q)
+}
+
+/// Prepares and times one engine at one batch size.
+fn measure(
+    args: &BenchArgs,
+    model: &OnnxModel,
+    quantized: Option<&QuantizedModel>,
+    variant: &rows::Variant,
+    batch: usize,
+    shapes: &[Vec<usize>],
+) -> Outcome {
+    let backend = match calibr8::backend_for_name(&variant.backend) {
+        Ok(b) => b,
+        Err(e) => return Outcome::NotInstalled(e.to_string()),
+    };
+    let lowering = match (variant.int8, quantized) {
+        (false, _) => calibr8::Lowering::Float(model),
+        (true, Some(q)) => calibr8::Lowering::Quantized(q),
+        (true, None) => return Outcome::Skipped("int8 needs ranges: pass --calib DATA".into()),
+    };
+    let options = calibr8::EngineOptions {
+        batch: Some(batch),
+        float_precision: variant.float_precision,
+        ..Default::default()
+    };
+    let mut engine = match backend.prepare(lowering, &options) {
+        Ok(e) => e,
+        Err(e) => return Outcome::Failed(e.to_string()),
+    };
+    let inputs = timing::random_inputs(shapes, args.seed);
+    match timing::time(engine.as_mut(), &inputs, args.warmup, args.runs) {
+        Ok(stats) => Outcome::Measured(stats),
+        Err(e) => Outcome::Failed(e.to_string()),
+    }
+}

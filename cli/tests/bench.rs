@@ -1,0 +1,129 @@
+//! `calibr8 bench` end to end on the digits example: the table, bench.json / bench.md, the two
+//! pictures (their numbers checked against bench.json), and bad inputs failing with exit code 2.
+//! See: https://github.com/calibr8/calibr8/issues/5
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
+}
+
+fn calibr8(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_calibr8")).args(args).output().expect("runs calibr8")
+}
+
+const MODEL: &str = "examples/digits/digits_cnn.onnx";
+const CALIB: &str = "examples/digits/calib.npy";
+
+#[test]
+fn issue_5_bench_times_tract_rows_and_writes_json_markdown_and_plots() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bench");
+    let (model, calib) = (repo(MODEL), repo(CALIB));
+    let o = calibr8(&[
+        "bench",
+        model.to_str().unwrap(),
+        "--calib",
+        calib.to_str().unwrap(),
+        "--method",
+        "minmax",
+        "--backends",
+        "tract,tensorrt",
+        "--batch",
+        "1,4",
+        "--warmup",
+        "1",
+        "--runs",
+        "3",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let (stdout, stderr) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("QOperator lowering: 4 of 4"), "{stderr}");
+    for row in ["tract      fp32", "tract      int8 ", "tract      int8-qdq"] {
+        assert_eq!(stdout.matches(row).count(), 2, "{row:?} once per batch:\n{stdout}");
+    }
+    // TensorRT is not installed here: one row that says so (never a silent CPU number).
+    assert!(
+        stdout.contains("tensorrt   fp32/fp16/int8") && stdout.contains("not installed: "),
+        "{stdout}"
+    );
+
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("bench.json")).unwrap()).unwrap();
+    assert_eq!(json["runs"], 3);
+    assert_eq!(json["qoperator"]["lowered"].as_array().unwrap().len(), 4);
+    let rows = json["rows"].as_array().unwrap();
+    let median = |precision: &str, batch: u64| {
+        let r = rows.iter().find(|r| r["precision"] == precision && r["batch"] == batch).unwrap();
+        let (min, med, max) = (
+            r["min_ms"].as_f64().unwrap(),
+            r["median_ms"].as_f64().unwrap(),
+            r["max_ms"].as_f64().unwrap(),
+        );
+        assert!(0.0 < min && min <= med && med <= max, "{r}");
+        let throughput = r["samples_per_s"].as_f64().unwrap();
+        assert!((throughput - batch as f64 / (med / 1e3)).abs() < 1e-6 * throughput, "{r}");
+        med
+    };
+    let (fp32, int8) = (median("fp32", 4), median("int8", 4));
+    let trt = rows.iter().find(|r| r["engine"] == "tensorrt").unwrap();
+    assert!(
+        trt["median_ms"].is_null() && trt["status"].as_str().unwrap().starts_with("not installed")
+    );
+
+    let md = std::fs::read_to_string(out.join("bench.md")).unwrap();
+    assert!(md.contains("| tract | int8 | 4 |") && md.contains("![speed-up](speedup.png)"), "{md}");
+    for f in ["latency.png", "speedup.png"] {
+        let png = std::fs::read(out.join(f)).unwrap();
+        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 5_000, "{f}");
+    }
+    let latency = std::fs::read_to_string(out.join("latency.svg")).unwrap();
+    for text in ["median latency", "latency per batch (ms)", "batch 1", "batch 4", "tract int8-qdq"]
+    {
+        assert!(latency.contains(text), "latency.svg lacks {text:?}");
+    }
+    // The heat-map cell (row tract fp32 · batch 4, column tract int8) is fp32 ÷ int8 latency.
+    let speedup = std::fs::read_to_string(out.join("speedup.svg")).unwrap();
+    let cell = format!("{:.2}×", fp32 / int8);
+    assert!(speedup.contains(&cell), "speedup.svg lacks {cell}");
+    assert!(
+        speedup.contains("tract fp32 · batch 4")
+            && speedup.contains("row latency ÷ column latency")
+    );
+}
+
+#[test]
+fn issue_5_bench_rejects_bad_input_with_exit_2_and_no_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let file = dir.path().join("a_file");
+    std::fs::write(&file, b"x").unwrap();
+    let model = repo(MODEL);
+    let (m, o) = (model.to_str().unwrap(), out.to_str().unwrap());
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["missing.onnx"], "missing.onnx"),
+        (vec![m, "--batch", "0"], "--batch"),
+        (vec![m, "--runs", "0"], "--runs"),
+        (vec![m, "--backends", "onnxruntime"], "unknown backend 'onnxruntime'"),
+        (vec![m, "--calib", "nope.npy"], "nope.npy"),
+        (vec![m, "--out", file.to_str().unwrap()], "is a file"),
+    ];
+    for (args, expect) in cases {
+        let mut full = vec!["bench"];
+        full.extend(&args);
+        if !args.contains(&"--out") {
+            full.extend(["--out", o]);
+        }
+        if !args.contains(&"--runs") {
+            full.extend(["--runs", "1", "--warmup", "0"]);
+        }
+        let r = calibr8(&full);
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(r.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(expect), "{args:?}: stderr lacks {expect:?}: {err}");
+        assert!(!out.exists(), "{args:?} left {out:?}");
+    }
+}
