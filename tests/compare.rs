@@ -302,3 +302,35 @@ fn issue_5_weight_errors_match_the_exported_int8_weights() {
         assert!(m.sqnr_db.unwrap() > 30.0, "{w:?}");
     }
 }
+
+#[test]
+fn issue_5_backend_against_backend_on_the_same_int8_model() {
+    // tract running the QDQ model (float arithmetic) as the reference, tract-int8 (QLinearConv /
+    // QLinearMatMul, integer kernels) as the candidate, layer by layer.
+    let model = OnnxModel::load(MODEL).unwrap();
+    let data = NpySource::open(CALIB, 64).unwrap();
+    let config = calibr8::export::with_output_ranges(&QuantConfig::default());
+    let q = calibr8::quantize(&model, &data, &config).unwrap();
+    let eval = NpySource::open(EVAL, 64).unwrap();
+    let labels = Labels::load(LABELS).unwrap();
+    let evaluation =
+        Evaluation::with_lowering(&TractBackend, Lowering::Quantized(&q), &eval, Some(labels))
+            .unwrap();
+    let tensors: Vec<String> = ["conv1_out", "conv2_out", "fc1_out"].map(String::from).to_vec();
+
+    // Same backend, same model: bit-identical everywhere, so captures line up.
+    let (outputs, captured) = evaluation.cumulative(&TractBackend, &q, &tensors).unwrap();
+    assert!(outputs[0].metrics.identical);
+    assert!(captured.iter().all(|m| m.identical), "{captured:?}");
+
+    let (outputs, captured) =
+        evaluation.cumulative(&calibr8::tract::TractInt8Backend, &q, &tensors).unwrap();
+    let out = &outputs[0].metrics;
+    assert!(!out.identical, "tract-int8 lowered nothing: {out:?}");
+    // Same scales, different arithmetic (int32 accumulation, requantized outputs): close.
+    assert!(out.sqnr_db.unwrap() > 30.0 && out.cosine > 0.999, "{out:?}");
+    assert!(out.top1_agreement.unwrap() > 0.99, "{out:?}");
+    for (t, m) in tensors.iter().zip(&captured) {
+        assert!(m.sqnr_db.unwrap() > 30.0, "{t}: {m:?}");
+    }
+}

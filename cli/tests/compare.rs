@@ -211,3 +211,38 @@ fn tensorrt_plan_constrains_the_layers_mixed_precision_keeps_in_float() {
     assert_eq!(conv2.input[0], "relu1_out.dequantized");
     assert!(plan.notes.iter().any(|n| n.contains("conv1, fc2")), "{:?}", plan.notes);
 }
+
+#[test]
+fn compare_two_backends_reports_the_engine_difference_on_the_same_int8_model() {
+    let dir = tempfile::tempdir().unwrap();
+    // tract-int8 lowers to QLinearConv / QLinearMatMul, which need output ranges too.
+    let config = dir.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        "config_list:\n  - op_types: [Conv, Gemm]\n    target_names: [_input_, weight, _output_]\n    \
+         quant_scheme: symmetric\n    granularity: per_channel\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let o = compare(
+        &["--method", "minmax", "--config", config.to_str().unwrap(), "--backend", "tract-int8"],
+        &out,
+    );
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    let report = json(&out.join("report.json"));
+    assert_eq!(report["backend"], "tract-int8");
+    let b = &report["backend_vs_backend"];
+    assert_eq!(
+        (b["reference"].as_str(), b["candidate"].as_str()),
+        (Some("tract"), Some("tract-int8"))
+    );
+    let tensors: Vec<&str> =
+        b["tensors"].as_array().unwrap().iter().map(|t| t["tensor"].as_str().unwrap()).collect();
+    assert_eq!(tensors.len(), report["tensors"].as_array().unwrap().len() - 1, "{tensors:?}");
+    let out_sqnr = b["outputs"][0]["metrics"]["sqnr_db"].as_f64().unwrap();
+    assert!(out_sqnr > 30.0, "{b}");
+    assert!(err.contains("tract-int8 vs tract on the same int8 model"), "{err}");
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("## Backend vs backend"), "{md}");
+}

@@ -131,7 +131,8 @@ pub struct CompareArgs {
     #[arg(long, default_value = "tract", help_heading = "Backend", env = "CALIBR8_BACKEND")]
     pub backend: String,
 
-    /// Backend running the float reference (and calibration capture).
+    /// Backend running the float reference (and calibration capture). When it differs from
+    /// --backend, the report also compares the two backends on the same int8 model.
     #[arg(long, default_value = "tract", help_heading = "Backend")]
     pub reference_backend: String,
 }
@@ -327,6 +328,24 @@ fn print_summary(
             sqnr(&l.isolated),
             sqnr(&l.cumulative)
         )?;
+    }
+    if let Some(b) = &report.backend_vs_backend {
+        writeln!(err, "\n{} vs {} on the same int8 model (SQNR dB):", b.candidate, b.reference)?;
+        for t in &b.tensors {
+            writeln!(err, "  {:<20} {:>8}", t.tensor, sqnr(&t.metrics))?;
+        }
+        for o in &b.outputs {
+            writeln!(
+                err,
+                "  {:<20} {:>8}  top-1 agree {}",
+                o.output,
+                sqnr(&o.metrics),
+                o.metrics
+                    .top1_agreement
+                    .map(|a| format!("{:.2}%", 100.0 * a))
+                    .unwrap_or_else(|| "-".into())
+            )?;
+        }
     }
     if let Some(mp) = &report.mixed_precision {
         writeln!(err, "\nmixed precision, target {}:", mp.target)?;

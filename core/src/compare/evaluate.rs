@@ -73,7 +73,7 @@ pub struct TensorMetrics {
 /// digits example) so each candidate needs one run; intermediate tensors are streamed.
 pub struct Evaluation<'a> {
     reference: &'a dyn Backend,
-    model: &'a OnnxModel,
+    lowering: Lowering<'a>,
     data: &'a dyn CalibrationData,
     labels: Option<Labels>,
     output_names: Vec<String>,
@@ -82,15 +82,28 @@ pub struct Evaluation<'a> {
 }
 
 impl<'a> Evaluation<'a> {
-    /// Runs `model` as written on `reference` over `data` and checks `labels` against it.
+    /// Runs `model` as written (float) on `reference` over `data` and checks `labels` against it.
     pub fn new(
         reference: &'a dyn Backend,
         model: &'a OnnxModel,
         data: &'a dyn CalibrationData,
         labels: Option<Labels>,
     ) -> Result<Evaluation<'a>> {
+        Evaluation::with_lowering(reference, Lowering::Float(model), data, labels)
+    }
+
+    /// Like [`Evaluation::new`] with any lowering as the reference: pass the quantized model to
+    /// compare backend against backend on the same int8 model (e.g. the QDQ model on tract vs a
+    /// TensorRT engine), layer by layer with [`Evaluation::cumulative`].
+    pub fn with_lowering(
+        reference: &'a dyn Backend,
+        lowering: Lowering<'a>,
+        data: &'a dyn CalibrationData,
+        labels: Option<Labels>,
+    ) -> Result<Evaluation<'a>> {
+        let model = lowering.model();
         let inputs = model.inputs();
-        let mut engine = reference.prepare(Lowering::Float(model), &EngineOptions::default())?;
+        let mut engine = reference.prepare(lowering, &EngineOptions::default())?;
         let output_names: Vec<String> = engine.output_names().to_vec();
         let mut reference_outputs = vec![];
         let mut batch_rows = vec![];
@@ -117,7 +130,7 @@ impl<'a> Evaluation<'a> {
         }
         Ok(Evaluation {
             reference,
-            model,
+            lowering,
             data,
             labels,
             output_names,
@@ -133,7 +146,7 @@ impl<'a> Evaluation<'a> {
 
     /// The float model.
     pub fn model(&self) -> &OnnxModel {
-        self.model
+        self.lowering.model()
     }
 
     /// The labels, if given.
@@ -178,8 +191,9 @@ impl<'a> Evaluation<'a> {
         Ok(self.run(candidate, lowering, &[])?.0)
     }
 
-    /// Runs `q` on `candidate` and the float model on the reference, both capturing `tensors`,
-    /// and compares the model outputs and every captured tensor.
+    /// Runs `q` on `candidate` and the reference lowering (the float model, unless built
+    /// [`with_lowering`](Evaluation::with_lowering)) on the reference backend, both capturing
+    /// `tensors` by ONNX name, and compares the model outputs and every captured tensor.
     pub fn cumulative(
         &self,
         candidate: &dyn Backend,
@@ -206,7 +220,7 @@ impl<'a> Evaluation<'a> {
                      ({out_rows} rows of classes for {rows} samples); top-1 accuracy needs an \
                      output shaped [samples, classes]. Leave out the labels to compare by \
                      agreement",
-                    self.model.origin,
+                    self.model().origin,
                     reference.shape()
                 ),
             ));
@@ -226,7 +240,7 @@ impl<'a> Evaluation<'a> {
         let mut reference_engine = if capture.is_empty() {
             None
         } else {
-            Some(self.reference.prepare(Lowering::Float(self.model), &options)?)
+            Some(self.reference.prepare(self.lowering, &options)?)
         };
         let n_out = self.output_names.len();
         if engine.output_names().len() != n_out + capture.len() {

@@ -21,7 +21,8 @@ pub struct LayerResult {
     pub isolated: Metrics,
     /// The node's (first) output tensor.
     pub output_tensor: String,
-    /// That tensor in the all-int8 run against the float run.
+    /// That tensor in the all-int8 run against the float run: the value the node computes,
+    /// before a Q/DQ on the tensor itself (an `_output_` target's own rounding shows downstream).
     pub cumulative: Metrics,
 }
 

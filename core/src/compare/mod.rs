@@ -33,9 +33,9 @@ pub use layers::{analyze_layers, weight_metrics, LayerAnalysis, LayerResult};
 pub use methods::{amax_table, calibrate_methods, rank_methods, MethodResult, RankBy, ALL_METHODS};
 pub use metrics::{argmax_rows, MetricAccumulator, Metrics};
 pub use mixed::{mixed_precision, AccuracyTarget, MixedOptions, MixedPrecision, MixedStep};
-pub use report::{CompareReport, PlotRef};
+pub use report::{BackendComparison, CompareReport, PlotRef};
 
-use crate::backend::Backend;
+use crate::backend::{Backend, Lowering};
 use crate::data::CalibrationData;
 use crate::internal::*;
 
@@ -137,6 +137,44 @@ pub fn compare(job: CompareJob<'_>, progress: &mut dyn FnMut(&str)) -> Result<Co
         }
         None => (None, None),
     };
+    // Two different backends: also run the same int8 model on both, tensor by tensor, to tell
+    // the engine's own error from the quantization's ("accuracy dropped only after the build").
+    let backend_vs_backend = if reference.name() != candidate.name() {
+        progress(&format!(
+            "{} vs {} on the {chosen_method} int8 model",
+            reference.name(),
+            candidate.name()
+        ));
+        let both = Evaluation::with_lowering(
+            reference,
+            Lowering::Quantized(&chosen),
+            eval,
+            evaluation.labels().cloned(),
+        )?;
+        let names: Vec<String> = analysis
+            .tensors
+            .iter()
+            .map(|t| t.tensor.clone())
+            .filter(|t| !both.output_names().contains(t))
+            .collect();
+        let (outputs, captured) = both.cumulative(candidate, &chosen, &names)?;
+        let tensors = analysis
+            .tensors
+            .iter()
+            .filter_map(|t| {
+                let ix = names.iter().position(|n| *n == t.tensor)?;
+                Some(TensorMetrics { metrics: captured[ix].clone(), ..t.clone() })
+            })
+            .collect();
+        Some(BackendComparison {
+            reference: reference.name(),
+            candidate: candidate.name(),
+            outputs,
+            tensors,
+        })
+    } else {
+        None
+    };
     let report = CompareReport {
         calibr8_version: env!("CARGO_PKG_VERSION").into(),
         model: model.origin.clone(),
@@ -155,6 +193,7 @@ pub fn compare(job: CompareJob<'_>, progress: &mut dyn FnMut(&str)) -> Result<Co
         weights: analysis.weights,
         all_int8: analysis.outputs,
         mixed_precision: mixed_report,
+        backend_vs_backend,
         plots: vec![],
     };
     Ok(Comparison { report, models, mixed })

@@ -56,8 +56,23 @@ pub struct CompareReport {
     pub all_int8: Vec<OutputMetrics>,
     /// Mixed-precision search, when a target was given.
     pub mixed_precision: Option<MixedPrecision>,
+    /// With two different backends: the chosen int8 model on both, tensor by tensor.
+    pub backend_vs_backend: Option<BackendComparison>,
     /// Plots written beside the report.
     pub plots: Vec<PlotRef>,
+}
+
+/// The same int8 model on two backends: the reference backend's run is the reference.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BackendComparison {
+    /// Backend of the reference run.
+    pub reference: String,
+    /// Backend of the candidate run.
+    pub candidate: String,
+    /// Per model output.
+    pub outputs: Vec<OutputMetrics>,
+    /// Per captured tensor, graph order.
+    pub tensors: Vec<TensorMetrics>,
 }
 
 /// `98.06 %` from a fraction.
@@ -278,6 +293,39 @@ impl CompareReport {
                     "\nResult: **target not met** after keeping {} node(s) in {}.",
                     mp.float_nodes.len(),
                     mp.float_precision
+                )?;
+            }
+        }
+        if let Some(b) = &self.backend_vs_backend {
+            writeln!(
+                s,
+                "\n## Backend vs backend: `{}` against `{}`, same int8 model ({})\n\nWhat the \
+                 engine changes on the same scales. Where a tensor carries its own Q/DQ \
+                 (`_output_` targets), the QDQ model's tensor is the value before rounding and an \
+                 int8 engine's the value after, so part of the difference there is that rounding.\n",
+                b.candidate, b.reference, self.chosen_method
+            )?;
+            writeln!(s, "| tensor | SQNR (dB) | cosine | max abs error | top-1 agreement |")?;
+            writeln!(s, "|---|---:|---:|---:|---:|")?;
+            for t in &b.tensors {
+                writeln!(
+                    s,
+                    "| {} | {} | {} | {} | – |",
+                    t.tensor,
+                    sqnr(&t.metrics),
+                    cosine(&t.metrics),
+                    sci(t.metrics.max_abs_error)
+                )?;
+            }
+            for o in &b.outputs {
+                writeln!(
+                    s,
+                    "| {} (output) | {} | {} | {} | {} |",
+                    o.output,
+                    sqnr(&o.metrics),
+                    cosine(&o.metrics),
+                    sci(o.metrics.max_abs_error),
+                    pct(o.metrics.top1_agreement)
                 )?;
             }
         }
