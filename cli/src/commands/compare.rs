@@ -314,15 +314,17 @@ fn print_summary(
     }
     writeln!(err, "recommended: {}", report.chosen_method)?;
     writeln!(err, "\nper layer ({}; SQNR dB):", report.chosen_method)?;
+    // Columns as wide as the longest name (ResNet's `layer4.0.downsample.0`), at least 20.
+    let w = report.layers.iter().map(|l| l.node.chars().count()).max().unwrap_or(0).max(20);
     writeln!(
         err,
-        "  {:<20} {:<6} {:>14} {:>16}",
+        "  {:<w$} {:<6} {:>14} {:>16}",
         "node", "op", "isolated (out)", "cumulative (node)"
     )?;
     for l in &report.layers {
         writeln!(
             err,
-            "  {:<20} {:<6} {:>14} {:>16}",
+            "  {:<w$} {:<6} {:>14} {:>16}",
             l.node,
             l.op_type,
             sqnr(&l.isolated),
@@ -331,13 +333,14 @@ fn print_summary(
     }
     if let Some(b) = &report.backend_vs_backend {
         writeln!(err, "\n{} vs {} on the same int8 model (SQNR dB):", b.candidate, b.reference)?;
+        let w = b.tensors.iter().map(|t| t.tensor.chars().count()).max().unwrap_or(0).max(20);
         for t in &b.tensors {
-            writeln!(err, "  {:<20} {:>8}", t.tensor, sqnr(&t.metrics))?;
+            writeln!(err, "  {:<w$} {:>8}", t.tensor, sqnr(&t.metrics))?;
         }
         for o in &b.outputs {
             writeln!(
                 err,
-                "  {:<20} {:>8}  top-1 agree {}",
+                "  {:<w$} {:>8}  top-1 agree {}",
                 o.output,
                 sqnr(&o.metrics),
                 o.metrics
@@ -349,14 +352,22 @@ fn print_summary(
     }
     if let Some(mp) = &report.mixed_precision {
         writeln!(err, "\nmixed precision, target {}:", mp.target)?;
-        for (ix, s) in mp.steps.iter().enumerate() {
-            writeln!(
-                err,
-                "  step {ix}: {:<22} {} {:>8}  cosine {:.6}  SQNR {:>7} dB  {}",
+        let labels: Vec<String> = mp
+            .steps
+            .iter()
+            .map(|s| {
                 s.kept_in_float
                     .as_deref()
                     .map(|n| format!("+{n} in {}", mp.float_precision))
-                    .unwrap_or_else(|| "all int8".into()),
+                    .unwrap_or_else(|| "all int8".into())
+            })
+            .collect();
+        let w = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0).max(22);
+        let steps = mp.steps.len().to_string().len();
+        for (ix, (s, label)) in mp.steps.iter().zip(&labels).enumerate() {
+            writeln!(
+                err,
+                "  step {ix:>steps$}: {label:<w$} {} {:>8}  cosine {:.6}  SQNR {:>7} dB  {}",
                 top1_name,
                 top1(report, &s.metrics),
                 s.metrics.cosine,
