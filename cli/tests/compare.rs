@@ -116,6 +116,11 @@ fn compare_writes_report_plots_and_a_mixed_model_meeting_a_missed_target() {
     let steps = mixed["steps"].as_array().unwrap();
     assert!(steps.last().unwrap()["metrics"]["sqnr_db"].as_f64().unwrap() >= sqnr + 1.99);
     assert!(err.contains("target met"), "{err}");
+    let png = std::fs::read(mixed_out.join("mixed_steps.png")).unwrap();
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"));
+    assert!(std::fs::read_to_string(mixed_out.join("mixed_steps.svg"))
+        .unwrap()
+        .contains("SQNR (dB)"));
     // The mixed model passes onnx.checker (full) and runs in ONNX Runtime.
     let qdq = mixed_out.join("model.qdq.onnx");
     let status = Command::new("python3")

@@ -490,5 +490,37 @@ fn plots(
         };
         plots.push(("methods_top1", title, bar_chart(&chart).context("plotting methods_top1")?));
     }
+    if let Some(mp) = &report.mixed_precision {
+        let (label, scale) = match mp.target {
+            AccuracyTarget::Top1Drop { .. } => ("top-1 drop (percentage points)", 1.0),
+            AccuracyTarget::Cosine { .. } => ("1 − cosine (×10⁻⁶)", 1e6),
+            AccuracyTarget::Sqnr { .. } => ("SQNR (dB)", 1.0),
+        };
+        // Cosine sits within 1e-4 of 1: its distance from 1 is what a bar can show.
+        let value = |m: &Metrics| match mp.target {
+            AccuracyTarget::Cosine { .. } => scale * (1.0 - m.cosine),
+            _ => finite(mp.target.value(m).unwrap_or(f64::NAN)),
+        };
+        let title = format!("{model}: mixed precision, target {}", mp.target);
+        let chart = BarChart {
+            title: title.clone(),
+            categories: mp
+                .steps
+                .iter()
+                .enumerate()
+                .map(|(ix, s)| match &s.kept_in_float {
+                    Some(n) => format!("{ix}: +{n} in {}", mp.float_precision),
+                    None => format!("{ix}: all int8"),
+                })
+                .collect(),
+            series: vec![Series {
+                name: "whole model".into(),
+                values: mp.steps.iter().map(|s| value(&s.metrics)).collect(),
+            }],
+            value_label: label.into(),
+            horizontal: true,
+        };
+        plots.push(("mixed_steps", title, bar_chart(&chart).context("plotting mixed_steps")?));
+    }
     Ok(plots)
 }
