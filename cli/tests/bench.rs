@@ -74,6 +74,20 @@ fn issue_5_bench_times_tract_rows_and_writes_json_markdown_and_plots() {
         trt["median_ms"].is_null() && trt["status"].as_str().unwrap().starts_with("not installed")
     );
 
+    // The int8 features reported are the CPU's (read here independently), with the warning
+    // exactly when an x86_64 CPU has none of them.
+    if let Ok(info) = std::fs::read_to_string("/proc/cpuinfo") {
+        let flags: Vec<&str> =
+            info.lines().find(|l| l.starts_with("flags")).unwrap().split_whitespace().collect();
+        let expected: Vec<&str> = ["avx512_vnni", "avx_vnni", "amx_int8"]
+            .into_iter()
+            .filter(|f| flags.contains(f))
+            .collect();
+        assert_eq!(json["machine"]["int8_features"], serde_json::json!(expected));
+        let warned = stdout.contains("note: this CPU has no AVX-512 VNNI");
+        assert_eq!(warned, expected.is_empty() && cfg!(target_arch = "x86_64"), "{stdout}");
+    }
+
     let md = std::fs::read_to_string(out.join("bench.md")).unwrap();
     assert!(md.contains("| tract | int8 | 4 |") && md.contains("![speed-up](speedup.png)"), "{md}");
     for f in ["latency.png", "speedup.png"] {

@@ -7,6 +7,7 @@
 //! (`--config` / `--method`, TensorRT's preset by default) plus `_output_` ranges, which the
 //! QOperator lowering needs for each node's output scale.
 
+mod cpu;
 mod report;
 mod rows;
 mod timing;
