@@ -208,7 +208,7 @@ pub fn markdown(b: &Bench) -> String {
         let _ = writeln!(s, "Note: {note}.\n");
     }
     if let (Some(calib), Some(method)) = (&b.calib, &b.method) {
-        let _ = writeln!(s, "int8 ranges: calibrated on `{calib}` ({method}, outputs included).\n");
+        let _ = writeln!(s, "int8 ranges: from `{calib}` ({method}).\n");
     }
     s.push_str(
         "| engine | precision | batch | median ms | min ms | max ms | samples/s | status |\n",
