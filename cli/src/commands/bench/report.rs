@@ -119,7 +119,7 @@ impl Bench {
 pub fn lowering_summary(q: &QOperatorModel) -> String {
     let total = q.lowered.len() + q.kept_float.len();
     let mut s = format!(
-        "QOperator lowering: {} of {total} Conv/Gemm/MatMul nodes run as int8 QLinearConv/QLinearMatMul, {} stay float\n",
+        "QOperator lowering: {} of {total} nodes run as int8 QLinearConv/QLinearMatMul, {} stay float\n",
         q.lowered.len(),
         q.kept_float.len()
     );
@@ -248,7 +248,7 @@ pub fn markdown(b: &Bench) -> String {
     if let Some(l) = &b.lowering {
         let _ = writeln!(
             s,
-            "\nQOperator lowering (tract int8): {} of {} Conv/Gemm/MatMul nodes int8.",
+            "\nQOperator lowering (tract int8): {} of {} nodes int8.",
             l.lowered.len(),
             l.lowered.len() + l.kept_float.len()
         );
