@@ -45,12 +45,17 @@ pub fn quantized_from_qdq(float: &OnnxModel, qdq: &OnnxModel) -> anyhow::Result<
             if let Some(name) = f.input.get(ix) {
                 original.get_or_insert_with(|| name.clone());
                 consumers.push(c.name.clone());
-                node_precision.insert(c.name.clone(), Precision::Int8);
             }
         }
         let quantize = producer.get(q.as_str()).filter(|p| p.op_type == "QuantizeLinear");
         let (role, tensor) = if inits.contains_key(q.as_str()) {
             let Some(tensor) = original else { continue };
+            // A node reading an int8 weight is an int8 node. Nodes reading only dequantized
+            // activations are left undecided: a Q/DQ pair before a Relu may be the previous
+            // node's `_output_` range, which the file cannot tell from an `_input_` one.
+            for c in &consumers {
+                node_precision.insert(c.clone(), Precision::Int8);
+            }
             (TensorRole::Weight, tensor)
         } else if let Some(quant) = quantize {
             // An activation keeps its name in the QDQ model: the QuantizeLinear reads it (also
