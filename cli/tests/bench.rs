@@ -74,6 +74,20 @@ fn issue_5_bench_times_tract_rows_and_writes_json_markdown_and_plots() {
         trt["median_ms"].is_null() && trt["status"].as_str().unwrap().starts_with("not installed")
     );
 
+    // The int8 features reported are the CPU's (read here independently), with the warning
+    // exactly when an x86_64 CPU has none of them.
+    if let Ok(info) = std::fs::read_to_string("/proc/cpuinfo") {
+        let flags: Vec<&str> =
+            info.lines().find(|l| l.starts_with("flags")).unwrap().split_whitespace().collect();
+        let expected: Vec<&str> = ["avx512_vnni", "avx_vnni", "amx_int8"]
+            .into_iter()
+            .filter(|f| flags.contains(f))
+            .collect();
+        assert_eq!(json["machine"]["int8_features"], serde_json::json!(expected));
+        let warned = stdout.contains("note: this CPU has no AVX-512 VNNI");
+        assert_eq!(warned, expected.is_empty() && cfg!(target_arch = "x86_64"), "{stdout}");
+    }
+
     let md = std::fs::read_to_string(out.join("bench.md")).unwrap();
     assert!(md.contains("| tract | int8 | 4 |") && md.contains("![speed-up](speedup.png)"), "{md}");
     for f in ["latency.png", "speedup.png"] {
@@ -109,6 +123,9 @@ fn issue_5_bench_rejects_bad_input_with_exit_2_and_no_output() {
         (vec![m, "--runs", "0"], "--runs"),
         (vec![m, "--backends", "onnxruntime"], "unknown backend 'onnxruntime'"),
         (vec![m, "--calib", "nope.npy"], "nope.npy"),
+        (vec![m, "--qdq", "nope.qdq.onnx"], "nope.qdq.onnx"),
+        (vec![m, "--qdq", m], "no DequantizeLinear"),
+        (vec![m, "--qdq", m, "--calib", "x.npy"], "cannot be used with"),
         (vec![m, "--out", file.to_str().unwrap()], "is a file"),
     ];
     for (args, expect) in cases {
@@ -126,4 +143,75 @@ fn issue_5_bench_rejects_bad_input_with_exit_2_and_no_output() {
         assert!(err.contains(expect), "{args:?}: stderr lacks {expect:?}: {err}");
         assert!(!out.exists(), "{args:?} left {out:?}");
     }
+}
+
+#[test]
+fn issue_5_bench_reads_int8_scales_from_a_qdq_export() {
+    // `calibr8 quantize` with `_output_` ranges, then `bench --qdq` on its model.qdq.onnx: the same
+    // QOperator model as `bench --calib` with that config (ONNX checked by python's onnx).
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        "method: minmax\nconfig_list:\n  - op_types: [Conv, Gemm]\n    target_names: [_input_, weight, _output_]\n    granularity: per_channel\n",
+    )
+    .unwrap();
+    let (model, calib) = (repo(MODEL), repo(CALIB));
+    let (m, c, cfg) = (model.to_str().unwrap(), calib.to_str().unwrap(), config.to_str().unwrap());
+    let quant = dir.path().join("quant");
+    let o = calibr8(&[
+        "quantize",
+        m,
+        "--calib",
+        c,
+        "--config",
+        cfg,
+        "--quiet",
+        "--out",
+        quant.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+
+    let bench = |extra: &[&str], out: &Path| {
+        let mut args =
+            vec!["bench", m, "--backends", "tract", "--batch", "2", "--warmup", "0", "--runs", "1"];
+        args.extend(extra);
+        args.extend(["--out", out.to_str().unwrap()]);
+        let o = calibr8(&args);
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert_eq!(o.status.code(), Some(0), "{err}");
+        err
+    };
+    let (from_qdq, from_calib) = (dir.path().join("from_qdq"), dir.path().join("from_calib"));
+    let qdq = quant.join("model.qdq.onnx");
+    let err = bench(&["--qdq", qdq.to_str().unwrap()], &from_qdq);
+    assert!(err.contains("QOperator lowering: 4 of 4"), "{err}");
+    bench(&["--calib", c, "--config", cfg], &from_calib);
+
+    let script = r#"
+import sys, onnx, numpy as np
+from onnx import numpy_helper
+a, b = (onnx.load(p) for p in sys.argv[1:3])
+onnx.checker.check_model(a, full_check=True)
+ia = {t.name: numpy_helper.to_array(t) for t in a.graph.initializer}
+ib = {t.name: numpy_helper.to_array(t) for t in b.graph.initializer}
+assert ia.keys() == ib.keys(), set(ia) ^ set(ib)
+assert [n.op_type for n in a.graph.node] == [n.op_type for n in b.graph.node]
+for k in ia:
+    x, y = ia[k], ib[k]
+    assert x.dtype == y.dtype and x.shape == y.shape, k
+    if x.dtype.kind == "f":
+        # Scales equal up to the f32 rounding of amax = 127 * scale on the way back.
+        assert np.allclose(x, y, rtol=1e-6, atol=0), (k, x, y)
+    else:
+        assert np.array_equal(x, y), k
+print(len(ia), "initializers agree")
+"#;
+    let o = Command::new("python3")
+        .args(["-c", script])
+        .arg(from_qdq.join("model.qop.onnx"))
+        .arg(from_calib.join("model.qop.onnx"))
+        .output()
+        .expect("python3 with onnx and numpy");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }

@@ -32,11 +32,13 @@ pub fn bar_chart_size(chart: &BarChart) -> (u32, u32) {
     let groups = chart.categories.len().max(1) as u32;
     let along = groups * (bars_per_group * BAR_PX + GAP_PX);
     let legend = legend_width(chart);
+    // The title is centred over the plot (left of the legend) and must fit there.
+    let title = text_width(&chart.title, TITLE_PX) + 60 + legend;
     if chart.horizontal {
         let labels = category_label_width(chart);
-        (labels + 640 + legend, (along + 130).max(320))
+        ((labels + 640 + legend).max(title), (along + 130).max(320))
     } else {
-        ((along + 110 + legend).max(560), 460)
+        ((along + 110 + legend).max(560).max(title), 460)
     }
 }
 

@@ -14,9 +14,10 @@ const CELL_HEIGHT: u32 = 48;
 
 /// Renders `map` as SVG and PNG of [`heatmap_size`].
 ///
-/// Colours run along viridis from the smallest finite value (dark) to the largest (bright);
-/// NaN cells are grey and read `n/a`. Errors when there are no rows or columns, when a row does
-/// not have one value per column, on an infinite value, or on a bad `value_format`.
+/// Colours run along viridis from the smallest finite value (dark) to the largest (bright), on a
+/// log scale when all values are positive and span a factor of 10 or more; NaN cells are grey
+/// and read `n/a`. Errors when there are no rows or columns, when a row does not have one value
+/// per column, on an infinite value, or on a bad `value_format`.
 pub fn heatmap(map: &Heatmap) -> Result<Rendered, PlotError> {
     let format = validate(map)?;
     render(&HeatmapScene { map, format })
@@ -29,7 +30,9 @@ pub fn heatmap_size(map: &Heatmap) -> (u32, u32) {
     let rows = map.rows.len().max(1) as u32;
     let width = row_label_width(map) + cols * cell_width(map) + 50;
     let title = text_width(&map.title, TITLE_PX) + 40;
-    (width.max(title).max(360), rows * CELL_HEIGHT + 150)
+    // The value label is centred under the cells (right of the row labels) and must fit there.
+    let label = row_label_width(map) + text_width(&map.value_label, LABEL_PX) + 50;
+    (width.max(title).max(label).max(360), rows * CELL_HEIGHT + 150)
 }
 
 fn validate(map: &Heatmap) -> Result<ValueFormat, PlotError> {
@@ -136,6 +139,16 @@ impl Scene for HeatmapScene<'_> {
         let finite = map.values.iter().flatten().filter(|v| v.is_finite());
         let (lo, hi) =
             finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        // Ratios spanning decades (speed-ups from 0.02× to 50×) get a log colour scale, so the
+        // cells near 1× do not all share one colour.
+        let log = lo > 0.0 && hi / lo >= 10.0;
+        let position = |v: f64| {
+            if log {
+                (v.ln() - lo.ln()) / (hi.ln() - lo.ln())
+            } else {
+                (v - lo) / (hi - lo)
+            }
+        };
         let text_style = TextStyle::from((FAMILY, CELL_TEXT_PX).into_font())
             .pos(Pos::new(HPos::Center, VPos::Center));
         for (r, values) in map.values.iter().enumerate() {
@@ -144,7 +157,7 @@ impl Scene for HeatmapScene<'_> {
                 let fill = if v.is_nan() {
                     color::MISSING
                 } else if hi > lo {
-                    color::sequential((v - lo) / (hi - lo))
+                    color::sequential(position(v))
                 } else {
                     color::sequential(0.5)
                 };

@@ -243,3 +243,18 @@ fn issue_5_nodes_without_output_ranges_stay_float_with_the_reason() {
     let mut b = TractBackend.prepare(Lowering::Float(&model), &EngineOptions::default()).unwrap();
     assert_eq!(a.run(vec![x.clone()]).unwrap(), b.run(vec![x]).unwrap());
 }
+
+#[test]
+fn issue_5_quantized_nodes_without_a_qlinear_op_are_listed_as_float() {
+    // A config that also quantizes Relu: Conv/Gemm still lower, each Relu is reported as float.
+    let model = OnnxModel::load(DIGITS).unwrap();
+    let data = NpySource::open(DIGITS_CALIB, 64).unwrap();
+    let mut config = QuantConfig { method: "minmax".into(), ..QuantConfig::default() };
+    config.config_list[0].op_types.push("Relu".into());
+    let q = quantize_with(&TractBackend, &model, &data, &with_output_ranges(&config)).unwrap();
+    let qop = qoperator_model(&q).unwrap();
+    assert_eq!(qop.lowered.len(), 4);
+    let float: Vec<&str> = qop.kept_float.iter().map(|f| f.node.as_str()).collect();
+    assert_eq!(float, ["relu1", "relu2", "relu3"]);
+    assert!(qop.kept_float.iter().all(|f| f.reason.contains("no QLinear operator for Relu")));
+}

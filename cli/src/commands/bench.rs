@@ -5,8 +5,11 @@
 //!
 //! int8 rows need a `QuantizedModel`: `--calib DATA` calibrates one on tract with the config
 //! (`--config` / `--method`, TensorRT's preset by default) plus `_output_` ranges, which the
-//! QOperator lowering needs for each node's output scale.
+//! QOperator lowering needs for each node's output scale; or `--qdq FILE` reads the scales of a
+//! QDQ export (`calibr8 quantize`; nodes whose output has no Q/DQ there stay float).
 
+mod cpu;
+mod from_qdq;
 mod report;
 mod rows;
 mod timing;
@@ -56,6 +59,12 @@ pub struct BenchArgs {
     #[arg(long, value_name = "DATA", help_heading = "Int8")]
     pub calib: Option<PathBuf>,
 
+    /// Use the scales of this QDQ model (written by `calibr8 quantize` from MODEL) instead of
+    /// calibrating; Conv/Gemm/MatMul run int8 where it also quantizes their outputs
+    /// (`_output_` in the config's target_names).
+    #[arg(long, value_name = "FILE", help_heading = "Int8", conflicts_with = "calib")]
+    pub qdq: Option<PathBuf>,
+
     /// Quantization config (JSON or YAML) [default: TensorRT's preset].
     #[arg(long, value_name = "FILE", help_heading = "Int8")]
     pub config: Option<PathBuf>,
@@ -80,9 +89,16 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         }
     }
 
-    let quantized = match &args.calib {
-        Some(calib) => Some(calibrate(&args, &model, calib)?),
-        None => None,
+    let quantized = match (&args.calib, &args.qdq) {
+        (Some(calib), _) => Some(calibrate(&args, &model, calib)?),
+        (None, Some(qdq)) => {
+            let qdq_model = OnnxModel::load(qdq)?;
+            let q = from_qdq::quantized_from_qdq(&model, &qdq_model)
+                .with_context(|| format!("--qdq {}", qdq.display()))?;
+            eprintln!("read {} quantized tensors from {}", q.tensors.len(), qdq.display());
+            Some(q)
+        }
+        (None, None) => None,
     };
     let qop = match &quantized {
         Some(q) => Some(qoperator_model(q).context("lowering to QLinearConv / QLinearMatMul")?),
@@ -121,8 +137,12 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         warmup: args.warmup,
         runs: args.runs,
         seed: args.seed,
-        calib: args.calib.as_ref().map(|c| c.display().to_string()),
-        method: quantized.as_ref().map(|q| q.config.method.clone()),
+        calib: args.calib.as_ref().or(args.qdq.as_ref()).map(|c| c.display().to_string()),
+        method: match (&quantized, &args.qdq) {
+            (Some(_), Some(_)) => Some("scales as written in the QDQ model".into()),
+            (Some(q), None) => Some(format!("{}, outputs included", q.config.method)),
+            (None, _) => None,
+        },
         lowering: qop.as_ref().map(report::Lowering::from),
         measurements,
     };
@@ -136,6 +156,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         out.add("latency.svg", latency.svg.into_bytes());
         out.add("speedup.png", speedup.png);
         out.add("speedup.svg", speedup.svg.into_bytes());
+        // The int8 model the tract int8 rows ran, for ONNX Runtime or a second look.
+        if let Some(qop) = &qop {
+            out.add("model.qop.onnx", qop.model.to_bytes());
+        }
         for path in out.commit().with_context(|| format!("writing to {}", dir.display()))? {
             eprintln!("wrote {}", path.display());
         }
@@ -203,7 +227,9 @@ fn measure(
     let lowering = match (variant.int8, quantized) {
         (false, _) => calibr8::Lowering::Float(model),
         (true, Some(q)) => calibr8::Lowering::Quantized(q),
-        (true, None) => return Outcome::Skipped("int8 needs ranges: pass --calib DATA".into()),
+        (true, None) => {
+            return Outcome::Skipped("int8 needs ranges: pass --calib DATA or --qdq FILE".into())
+        }
     };
     let options = calibr8::EngineOptions {
         batch: Some(batch),

@@ -44,7 +44,8 @@ pub struct QOperatorModel {
     pub model: OnnxModel,
     /// Nodes lowered to int8 operators, in graph order.
     pub lowered: Vec<LoweredNode>,
-    /// Conv / Gemm / MatMul nodes left in float, with the reason.
+    /// Conv / Gemm / MatMul nodes left in float, and other nodes the config quantizes (which
+    /// have no QLinear operator), with the reason.
     pub kept_float: Vec<FloatNode>,
 }
 
@@ -59,7 +60,7 @@ pub struct LoweredNode {
     pub qop: String,
 }
 
-/// A Conv / Gemm / MatMul node the lowering kept in float.
+/// A node the lowering kept in float.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FloatNode {
     /// The node name.
@@ -143,6 +144,18 @@ pub fn qoperator_model(q: &QuantizedModel) -> Result<QOperatorModel> {
     let mut replaced_constants: HashSet<String> = HashSet::new();
     for n in std::mem::take(&mut graph.node) {
         if !LOWERABLE.contains(&n.op_type.as_str()) {
+            // A node the config quantizes but ONNX has no QLinear operator for is said, not hidden.
+            if q.node_precision.get(&n.name) == Some(&Precision::Int8) {
+                kept_float.push(FloatNode {
+                    node: n.name.clone(),
+                    op_type: n.op_type.clone(),
+                    reason: format!(
+                        "ONNX has no QLinear operator for {} (only Conv and Gemm / MatMul are \
+                         lowered); it runs in float",
+                        n.op_type
+                    ),
+                });
+            }
             out.nodes.push(n);
             continue;
         }

@@ -119,7 +119,7 @@ impl Bench {
 pub fn lowering_summary(q: &QOperatorModel) -> String {
     let total = q.lowered.len() + q.kept_float.len();
     let mut s = format!(
-        "QOperator lowering: {} of {total} Conv/Gemm/MatMul nodes run as int8 QLinearConv/QLinearMatMul, {} stay float\n",
+        "QOperator lowering: {} of {total} nodes run as int8 QLinearConv/QLinearMatMul, {} stay float\n",
         q.lowered.len(),
         q.kept_float.len()
     );
@@ -150,6 +150,9 @@ fn header(b: &Bench) -> String {
 /// The stdout table.
 pub fn table(b: &Bench) -> String {
     let mut s = header(b) + "\n";
+    if let Some(note) = super::cpu::int8_note() {
+        let _ = writeln!(s, "note: {note}");
+    }
     let _ = writeln!(
         s,
         "{:<10} {:<14} {:>6} {:>11} {:>10} {:>10} {:>12}  status",
@@ -198,8 +201,14 @@ pub fn table(b: &Bench) -> String {
 /// `bench.md`: the same table in Markdown, the lowering, and the two pictures.
 pub fn markdown(b: &Bench) -> String {
     let mut s = format!("# calibr8 bench\n\n{}.\n\n", header(b));
+    if let Some(cpu) = super::cpu::name() {
+        let _ = writeln!(s, "CPU: {cpu}.\n");
+    }
+    if let Some(note) = super::cpu::int8_note() {
+        let _ = writeln!(s, "Note: {note}.\n");
+    }
     if let (Some(calib), Some(method)) = (&b.calib, &b.method) {
-        let _ = writeln!(s, "int8 ranges: calibrated on `{calib}` ({method}, outputs included).\n");
+        let _ = writeln!(s, "int8 ranges: from `{calib}` ({method}).\n");
     }
     s.push_str(
         "| engine | precision | batch | median ms | min ms | max ms | samples/s | status |\n",
@@ -239,7 +248,7 @@ pub fn markdown(b: &Bench) -> String {
     if let Some(l) = &b.lowering {
         let _ = writeln!(
             s,
-            "\nQOperator lowering (tract int8): {} of {} Conv/Gemm/MatMul nodes int8.",
+            "\nQOperator lowering (tract int8): {} of {} nodes int8.",
             l.lowered.len(),
             l.lowered.len() + l.kept_float.len()
         );
@@ -290,7 +299,8 @@ pub fn json(b: &Bench) -> Vec<u8> {
             "arch": std::env::consts::ARCH,
             "os": std::env::consts::OS,
             "threads_available": std::thread::available_parallelism().map(|n| n.get()).ok(),
-            "cpu": cpu_name(),
+            "cpu": super::cpu::name(),
+            "int8_features": super::cpu::int8_features(),
         },
         "qoperator": lowering,
         "rows": rows,
@@ -298,12 +308,6 @@ pub fn json(b: &Bench) -> Vec<u8> {
     let mut bytes = serde_json::to_vec_pretty(&value).unwrap_or_default();
     bytes.push(b'\n');
     bytes
-}
-
-fn cpu_name() -> Option<String> {
-    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
-    let line = info.lines().find(|l| l.starts_with("model name"))?;
-    Some(line.split_once(':')?.1.trim().to_string())
 }
 
 /// The latency bar chart (groups = batch sizes, bars = rows) and the speed-up heat-map
