@@ -187,6 +187,7 @@ pub enum Granularity {
 
 /// How the |x| histogram is collected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
 pub enum HistogramMode {
     /// One pass, as ModelOpt's `HistogramCalibrator.collect`: the first batch's max|x| fixes the
     /// bin width; later batches that exceed the last edge append whole bins of that width. The

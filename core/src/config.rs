@@ -13,6 +13,7 @@ use std::path::Path;
 /// let config: QuantConfig = serde_yaml::from_str(r#"
 /// method: percentile
 /// percentile: 99.9
+/// histogram: two_pass
 /// config_list:
 ///   - op_types: [Conv, Gemm]
 ///     target_names: [_input_, weight]
@@ -21,6 +22,7 @@ use std::path::Path;
 ///   - exclude_op_names: [fc2]
 /// "#).unwrap();
 /// config.validate()?;
+/// assert_eq!(config.histogram, calibr8_calibration::HistogramMode::TwoPass);
 /// # Ok::<(), calibr8_core::Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
