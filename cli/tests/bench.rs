@@ -45,6 +45,13 @@ fn issue_5_bench_times_tract_rows_and_writes_json_markdown_and_plots() {
     for row in ["tract      fp32", "tract      int8 ", "tract      int8-qdq"] {
         assert_eq!(stdout.matches(row).count(), 2, "{row:?} once per batch:\n{stdout}");
     }
+    // The kernels tract chose: integer ones for int8, f32 ones for fp32.
+    let kernels = |label: &str| {
+        let line = stdout.lines().find(|l| l.starts_with(&format!("{label} kernels: "))).unwrap();
+        line.split(": ").nth(1).unwrap().split(", ").map(String::from).collect::<Vec<_>>()
+    };
+    assert!(kernels("tract int8").iter().all(|k| k.contains("_i32_")), "{stdout}");
+    assert!(kernels("tract fp32").iter().all(|k| k.contains("_f32_")), "{stdout}");
     // TensorRT is not installed here: one row that says so (never a silent CPU number).
     assert!(
         stdout.contains("tensorrt   fp32/fp16/int8") && stdout.contains("not installed: "),

@@ -10,6 +10,7 @@
 
 mod cpu;
 mod from_qdq;
+mod kernels;
 mod report;
 mod rows;
 mod timing;
@@ -109,6 +110,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
 
     let mut measurements = vec![];
+    let mut kernel_lists = vec![];
     for engine_rows in rows::by_engine(&variants) {
         // A backend that is missing (not built in, or its library / device absent) is one row.
         if let Err(e) = calibr8::backend_for_name(&engine_rows[0].backend) {
@@ -119,6 +121,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             continue;
         }
         for variant in engine_rows {
+            if let Some(names) = kernels::tract_kernels(&variant, &model, quantized.as_ref()) {
+                kernel_lists.push((variant.label(), names));
+            }
             for (&batch, inputs_shape) in args.batch.iter().zip(&shapes) {
                 let outcome =
                     measure(&args, &model, quantized.as_ref(), &variant, batch, inputs_shape);
@@ -145,6 +150,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         },
         lowering: qop.as_ref().map(report::Lowering::from),
         measurements,
+        kernels: kernel_lists,
     };
     print!("{}", report::table(&bench));
     if let Some(dir) = &args.out {

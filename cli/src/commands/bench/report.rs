@@ -82,6 +82,8 @@ pub struct Bench {
     pub method: Option<String>,
     pub lowering: Option<Lowering>,
     pub measurements: Vec<Measurement>,
+    /// Matrix kernels tract chose per row label.
+    pub kernels: Vec<(String, Vec<String>)>,
 }
 
 impl Bench {
@@ -195,6 +197,9 @@ pub fn table(b: &Bench) -> String {
             }
         }
     }
+    for (label, names) in &b.kernels {
+        let _ = writeln!(s, "{label} kernels: {}", names.join(", "));
+    }
     s
 }
 
@@ -256,6 +261,12 @@ pub fn markdown(b: &Bench) -> String {
             let _ = writeln!(s, "- `{node}` ({op}) stays float: {reason}");
         }
     }
+    if !b.kernels.is_empty() {
+        s.push_str("\nMatrix kernels tract chose:\n");
+        for (label, names) in &b.kernels {
+            let _ = writeln!(s, "- {label}: `{}`", names.join("`, `"));
+        }
+    }
     s.push_str("\n![latency](latency.png)\n\n![speed-up](speedup.png)\n");
     s
 }
@@ -303,6 +314,7 @@ pub fn json(b: &Bench) -> Vec<u8> {
             "int8_features": super::cpu::int8_features(),
         },
         "qoperator": lowering,
+        "kernels": b.kernels.iter().map(|(l, k)| json!({"row": l, "kernels": k})).collect::<Vec<_>>(),
         "rows": rows,
     });
     let mut bytes = serde_json::to_vec_pretty(&value).unwrap_or_default();
