@@ -222,3 +222,28 @@ print(len(ia), "initializers agree")
         .expect("python3 with onnx and numpy");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+#[test]
+fn issue_5_bench_with_no_installed_backend_reports_why_and_draws_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let model = repo(MODEL);
+    let o = calibr8(&[
+        "bench",
+        model.to_str().unwrap(),
+        "--backends",
+        "burn",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("bench.json")).unwrap()).unwrap();
+    let rows = json["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 1);
+    // The CLI is built without burn: always a row saying so, whatever is installed.
+    assert!(rows[0]["status"].as_str().unwrap().contains("--features burn"), "{}", rows[0]);
+    assert!(!out.join("latency.png").exists() && !out.join("speedup.svg").exists());
+    let md = std::fs::read_to_string(out.join("bench.md")).unwrap();
+    assert!(md.contains("not installed") && !md.contains("latency.png"), "{md}");
+}

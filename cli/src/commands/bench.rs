@@ -155,13 +155,19 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     print!("{}", report::table(&bench));
     if let Some(dir) = &args.out {
         let mut out = OutputSet::new(dir);
-        let (latency, speedup) = report::charts(&bench)?;
         out.add("bench.json", report::json(&bench));
         out.add("bench.md", report::markdown(&bench).into_bytes());
-        out.add("latency.png", latency.png);
-        out.add("latency.svg", latency.svg.into_bytes());
-        out.add("speedup.png", speedup.png);
-        out.add("speedup.svg", speedup.svg.into_bytes());
+        // With no measured row (every backend missing) there is nothing to draw; the table and
+        // bench.json still say why.
+        match report::charts(&bench)? {
+            Some((latency, speedup)) => {
+                out.add("latency.png", latency.png);
+                out.add("latency.svg", latency.svg.into_bytes());
+                out.add("speedup.png", speedup.png);
+                out.add("speedup.svg", speedup.svg.into_bytes());
+            }
+            None => eprintln!("no row was measured, so no plots were drawn"),
+        }
         // The int8 model the tract int8 rows ran, for ONNX Runtime or a second look.
         if let Some(qop) = &qop {
             out.add("model.qop.onnx", qop.model.to_bytes());
