@@ -45,11 +45,21 @@ fn issue_5_bench_times_tract_rows_and_writes_json_markdown_and_plots() {
     for row in ["tract      fp32", "tract      int8 ", "tract      int8-qdq"] {
         assert_eq!(stdout.matches(row).count(), 2, "{row:?} once per batch:\n{stdout}");
     }
-    // TensorRT is not installed here: one row that says so (never a silent CPU number).
-    assert!(
-        stdout.contains("tensorrt   fp32/fp16/int8") && stdout.contains("not installed: "),
-        "{stdout}"
-    );
+    // The kernels tract chose: integer ones for int8, f32 ones for fp32.
+    let kernels = |label: &str| {
+        let line = stdout.lines().find(|l| l.starts_with(&format!("{label} kernels: "))).unwrap();
+        line.split(": ").nth(1).unwrap().split(", ").map(String::from).collect::<Vec<_>>()
+    };
+    assert!(kernels("tract int8").iter().all(|k| k.contains("_i32_")), "{stdout}");
+    assert!(kernels("tract fp32").iter().all(|k| k.contains("_f32_")), "{stdout}");
+    // Where TensorRT is missing: one row that says so (never a silent CPU number).
+    let trt_missing = calibr8::backend_for_name("tensorrt").is_err();
+    if trt_missing {
+        assert!(
+            stdout.contains("tensorrt   fp32/fp16/int8") && stdout.contains("not installed: "),
+            "{stdout}"
+        );
+    }
 
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("bench.json")).unwrap()).unwrap();
@@ -69,10 +79,11 @@ fn issue_5_bench_times_tract_rows_and_writes_json_markdown_and_plots() {
         med
     };
     let (fp32, int8) = (median("fp32", 4), median("int8", 4));
-    let trt = rows.iter().find(|r| r["engine"] == "tensorrt").unwrap();
-    assert!(
-        trt["median_ms"].is_null() && trt["status"].as_str().unwrap().starts_with("not installed")
-    );
+    if trt_missing {
+        let trt = rows.iter().find(|r| r["engine"] == "tensorrt").unwrap();
+        let status = trt["status"].as_str().unwrap();
+        assert!(trt["median_ms"].is_null() && status.starts_with("not installed"), "{trt}");
+    }
 
     // The int8 features reported are the CPU's (read here independently), with the warning
     // exactly when an x86_64 CPU has none of them.
@@ -214,4 +225,29 @@ print(len(ia), "initializers agree")
         .output()
         .expect("python3 with onnx and numpy");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn issue_5_bench_with_no_installed_backend_reports_why_and_draws_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let model = repo(MODEL);
+    let o = calibr8(&[
+        "bench",
+        model.to_str().unwrap(),
+        "--backends",
+        "burn",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("bench.json")).unwrap()).unwrap();
+    let rows = json["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 1);
+    // The CLI is built without burn: always a row saying so, whatever is installed.
+    assert!(rows[0]["status"].as_str().unwrap().contains("--features burn"), "{}", rows[0]);
+    assert!(!out.join("latency.png").exists() && !out.join("speedup.svg").exists());
+    let md = std::fs::read_to_string(out.join("bench.md")).unwrap();
+    assert!(md.contains("not installed") && !md.contains("latency.png"), "{md}");
 }

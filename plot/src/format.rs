@@ -3,7 +3,7 @@
 use crate::PlotError;
 
 /// A parsed heat-map `value_format`: `prefix{:.N}suffix` (N decimals) or `prefix{}suffix`
-/// (shortest general form, as [`short`] prints bar values).
+/// (three significant digits, as bar values are printed).
 ///
 /// ```
 /// use calibr8_plot::ValueFormat;

@@ -258,3 +258,14 @@ fn issue_5_quantized_nodes_without_a_qlinear_op_are_listed_as_float() {
     assert_eq!(float, ["relu1", "relu2", "relu3"]);
     assert!(qop.kept_float.iter().all(|f| f.reason.contains("no QLinear operator for Relu")));
 }
+
+#[test]
+fn issue_5_opset_below_10_is_an_error_naming_the_fix() {
+    // QLinearConv / QLinearMatMul exist from opset 10 on.
+    let mut q = quantize(DIGITS, DIGITS_CALIB);
+    for o in q.model.proto.opset_import.iter_mut() {
+        o.version = 9;
+    }
+    let err = qoperator_model(&q).unwrap_err().to_string();
+    assert!(err.contains("opset 9") && err.contains("opset_version=13"), "{err}");
+}

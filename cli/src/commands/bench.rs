@@ -10,6 +10,7 @@
 
 mod cpu;
 mod from_qdq;
+mod kernels;
 mod report;
 mod rows;
 mod timing;
@@ -109,6 +110,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
 
     let mut measurements = vec![];
+    let mut kernel_lists = vec![];
     for engine_rows in rows::by_engine(&variants) {
         // A backend that is missing (not built in, or its library / device absent) is one row.
         if let Err(e) = calibr8::backend_for_name(&engine_rows[0].backend) {
@@ -119,6 +121,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             continue;
         }
         for variant in engine_rows {
+            if let Some(names) = kernels::tract_kernels(&variant, &model, quantized.as_ref()) {
+                kernel_lists.push((variant.label(), names));
+            }
             for (&batch, inputs_shape) in args.batch.iter().zip(&shapes) {
                 let outcome =
                     measure(&args, &model, quantized.as_ref(), &variant, batch, inputs_shape);
@@ -145,17 +150,24 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         },
         lowering: qop.as_ref().map(report::Lowering::from),
         measurements,
+        kernels: kernel_lists,
     };
     print!("{}", report::table(&bench));
     if let Some(dir) = &args.out {
         let mut out = OutputSet::new(dir);
-        let (latency, speedup) = report::charts(&bench)?;
         out.add("bench.json", report::json(&bench));
         out.add("bench.md", report::markdown(&bench).into_bytes());
-        out.add("latency.png", latency.png);
-        out.add("latency.svg", latency.svg.into_bytes());
-        out.add("speedup.png", speedup.png);
-        out.add("speedup.svg", speedup.svg.into_bytes());
+        // With no measured row (every backend missing) there is nothing to draw; the table and
+        // bench.json still say why.
+        match report::charts(&bench)? {
+            Some((latency, speedup)) => {
+                out.add("latency.png", latency.png);
+                out.add("latency.svg", latency.svg.into_bytes());
+                out.add("speedup.png", speedup.png);
+                out.add("speedup.svg", speedup.svg.into_bytes());
+            }
+            None => eprintln!("no row was measured, so no plots were drawn"),
+        }
         // The int8 model the tract int8 rows ran, for ONNX Runtime or a second look.
         if let Some(qop) = &qop {
             out.add("model.qop.onnx", qop.model.to_bytes());

@@ -82,6 +82,8 @@ pub struct Bench {
     pub method: Option<String>,
     pub lowering: Option<Lowering>,
     pub measurements: Vec<Measurement>,
+    /// Matrix kernels tract chose per row label.
+    pub kernels: Vec<(String, Vec<String>)>,
 }
 
 impl Bench {
@@ -195,6 +197,9 @@ pub fn table(b: &Bench) -> String {
             }
         }
     }
+    for (label, names) in &b.kernels {
+        let _ = writeln!(s, "{label} kernels: {}", names.join(", "));
+    }
     s
 }
 
@@ -256,7 +261,15 @@ pub fn markdown(b: &Bench) -> String {
             let _ = writeln!(s, "- `{node}` ({op}) stays float: {reason}");
         }
     }
-    s.push_str("\n![latency](latency.png)\n\n![speed-up](speedup.png)\n");
+    if !b.kernels.is_empty() {
+        s.push_str("\nMatrix kernels tract chose:\n");
+        for (label, names) in &b.kernels {
+            let _ = writeln!(s, "- {label}: `{}`", names.join("`, `"));
+        }
+    }
+    if !b.measured_labels().is_empty() {
+        s.push_str("\n![latency](latency.png)\n\n![speed-up](speedup.png)\n");
+    }
     s
 }
 
@@ -303,6 +316,7 @@ pub fn json(b: &Bench) -> Vec<u8> {
             "int8_features": super::cpu::int8_features(),
         },
         "qoperator": lowering,
+        "kernels": b.kernels.iter().map(|(l, k)| json!({"row": l, "kernels": k})).collect::<Vec<_>>(),
         "rows": rows,
     });
     let mut bytes = serde_json::to_vec_pretty(&value).unwrap_or_default();
@@ -312,12 +326,11 @@ pub fn json(b: &Bench) -> Vec<u8> {
 
 /// The latency bar chart (groups = batch sizes, bars = rows) and the speed-up heat-map
 /// (cell = median latency of the row ÷ that of the column, same batch: > 1 = column faster).
-pub fn charts(b: &Bench) -> anyhow::Result<(Rendered, Rendered)> {
+/// `None` when no row was measured.
+pub fn charts(b: &Bench) -> anyhow::Result<Option<(Rendered, Rendered)>> {
     let labels = b.measured_labels();
     if labels.is_empty() {
-        anyhow::bail!(
-            "no engine produced a measurement, so there is nothing to plot; see the status column"
-        );
+        return Ok(None);
     }
     let model = std::path::Path::new(&b.model)
         .file_name()
@@ -352,5 +365,5 @@ pub fn charts(b: &Bench) -> anyhow::Result<(Rendered, Rendered)> {
             .into(),
         value_format: "{:.2}×".into(),
     };
-    Ok((bar_chart(&latency)?, heatmap(&speedup)?))
+    Ok(Some((bar_chart(&latency)?, heatmap(&speedup)?)))
 }
