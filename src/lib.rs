@@ -60,9 +60,18 @@ pub fn backend_for_name(name: &str) -> Result<Box<dyn Backend>> {
         #[cfg(feature = "tensorrt")]
         "tensorrt" => Box::new(calibr8_tensorrt::TensorRtBackend::default()),
         // `BurnBackend` comes with issue 4 part B; until it is merged, `calibr8_burn_backend`
-        // stays unset and "burn" answers like a backend this build lacks.
+        // stays unset and "burn" is an Unsupported error that says so.
         #[cfg(all(feature = "burn", calibr8_burn_backend))]
         "burn" => Box::new(calibr8_burn::backend::BurnBackend::default()),
+        #[cfg(all(feature = "burn", not(calibr8_burn_backend)))]
+        "burn" => {
+            return Err(Error::Unsupported {
+                backend: "burn".into(),
+                what: "running models in this build: calibr8-burn's BurnBackend is not merged \
+                       yet (calibr8::burn::quantize and fake-quant work; run on tract meanwhile)"
+                    .into(),
+            })
+        }
         known if BACKEND_NAMES.contains(&known) => {
             return Err(Error::Unsupported {
                 backend: known.into(),
