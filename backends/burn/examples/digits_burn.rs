@@ -224,7 +224,9 @@ fn main() -> anyhow::Result<()> {
     ];
     println!("\ntop-1 on {DATA}/eval.npy ({} held-back samples):", yev.len());
     for (name, logits) in rows {
-        println!("  {name:<40} {:6.2} %", 100.0 * top1(&argmax_rows(logits), &yev));
+        let acc = top1(&argmax_rows(logits), &yev);
+        let correct = (acc * yev.len() as f64).round();
+        println!("  {name:<40} {:6.2} % ({correct}/{})", 100.0 * acc, yev.len());
     }
     let agree = |a: &ArrayD<f32>, b: &ArrayD<f32>| {
         let (pa, pb) = (argmax_rows(a), argmax_rows(b));

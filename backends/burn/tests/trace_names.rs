@@ -181,6 +181,30 @@ fn issue_4_names_in_artifacts_map_to_module_paths() -> anyhow::Result<()> {
     Ok(())
 }
 
+#[test]
+fn issue_4_config_rules_take_module_paths() -> anyhow::Result<()> {
+    let device = Device::default();
+    let net = Net::new(&device);
+    // NNI-style rule naming a burn module: keep the classifier head in fp32.
+    let mut config = QuantConfig::default();
+    config.config_list.push(calibr8_core::ConfigRule {
+        exclude_op_names: vec!["head.fc".into()],
+        ..Default::default()
+    });
+    let q = calibr8_burn::quantize(
+        &net,
+        Net::forward,
+        Tensor::zeros([2, 1, 8, 8], &device),
+        batches(&device),
+        &config,
+    )?;
+    assert!(!q.tensors.contains_key("head.fc.weight"));
+    assert!(!q.tensors.contains_key("features.1.conv/reshape/output"));
+    assert!(q.tensors.contains_key("features.1.conv.weight"));
+    assert_eq!(q.node_precision.get("head.fc"), Some(&calibr8_core::Precision::Fp32));
+    Ok(())
+}
+
 #[derive(Module, Debug)]
 struct WithGelu {
     head: Head,
