@@ -21,15 +21,21 @@
 //!   as the embedded engine for fp32 / simulated-int8 runs.
 //! - `tensorrt`: the TensorRT 10 backend (`calibr8-tensorrt`); TensorRT is loaded at run time, so
 //!   this builds anywhere and fails with "install TensorRT 10" where the library is missing.
+//! - `burn`: the burn integration (`calibr8-burn`, as [`burn`](mod@burn) here):
+//!   `calibr8::burn::quantize(&model, Model::forward, example, batches, &config)` for any burn
+//!   module, fake-quant back into the module, and the burn backend.
 //!
 //! ## Crates
 //! - [`calibration`] (`calibr8-calibration`): observers and scale math, no graph.
 //! - [`core`] (`calibr8-core`): graph view, config, plan, `quantize_with`, traits, exporters.
 //! - `tract` (`calibr8-tract`): the CPU backend.
 //! - `tensorrt` (`calibr8-tensorrt`): the TensorRT 10 backend.
+//! - `burn` (`calibr8-burn`): burn modules in, burn as a backend.
 #![warn(missing_docs)]
 #![warn(clippy::unwrap_used)]
 
+#[cfg(feature = "burn")]
+pub use calibr8_burn as burn;
 pub use calibr8_calibration as calibration;
 pub use calibr8_core as core;
 pub use calibr8_core::compare;
@@ -57,6 +63,8 @@ pub fn backend_for_name(name: &str) -> Result<Box<dyn Backend>> {
         "tract-int8" => Box::new(calibr8_tract::TractInt8Backend),
         #[cfg(feature = "tensorrt")]
         "tensorrt" => Box::new(calibr8_tensorrt::TensorRtBackend::default()),
+        #[cfg(feature = "burn")]
+        "burn" => Box::new(calibr8_burn::BurnBackend::default()),
         known if BACKEND_NAMES.contains(&known) => {
             return Err(Error::Unsupported {
                 backend: known.into(),

@@ -10,8 +10,13 @@ Writes (next to this script):
   calib_batches/part_00X.npy the same 256 samples split into 4 files of 64
   eval.npy                   float32 [360,1,8,8]  (held back, never trained on)
   eval_labels.npy            int64 [360]
+  train.npy                  float32 [1437,1,8,8] (the training portion, for the burn example)
+  train_labels.npy           int64 [1437]
+
+`--data-only` writes the arrays without retraining (the model file stays as it is).
 """
 import os
+import sys
 
 # Keep it light and deterministic: one BLAS thread.
 for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -206,10 +211,26 @@ def params_from_onnx(path):
     return {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
 
 
+def save_arrays(xtr, ytr, xev, yev, xcal):
+    np.save(os.path.join(HERE, "calib.npy"), np.ascontiguousarray(xcal, np.float32))
+    np.save(os.path.join(HERE, "eval.npy"), np.ascontiguousarray(xev, np.float32))
+    np.save(os.path.join(HERE, "eval_labels.npy"), yev.astype(np.int64))
+    # The training portion, for examples that train their own model (backends/burn's digits_burn).
+    np.save(os.path.join(HERE, "train.npy"), np.ascontiguousarray(xtr, np.float32))
+    np.save(os.path.join(HERE, "train_labels.npy"), ytr.astype(np.int64))
+    bdir = os.path.join(HERE, "calib_batches")
+    os.makedirs(bdir, exist_ok=True)
+    for i, part in enumerate(np.split(xcal, N_CALIB_PARTS)):
+        np.save(os.path.join(bdir, f"part_{i:03d}.npy"), np.ascontiguousarray(part, np.float32))
+
+
 def main():
     rng = np.random.default_rng(SEED)
     (xtr, ytr), (xev, yev), xcal = load_data()
     print(f"train {xtr.shape}  eval {xev.shape}  calib {xcal.shape}")
+    if "--data-only" in sys.argv[1:]:
+        save_arrays(xtr, ytr, xev, yev, xcal)
+        return
     p = train(xtr, ytr, rng)
 
     acc_np = float((forward(p, xev).argmax(1) == yev).mean())
@@ -221,13 +242,7 @@ def main():
     onnx_path = os.path.join(HERE, "digits_cnn.onnx")
     onnx.save(model, onnx_path)
 
-    np.save(os.path.join(HERE, "calib.npy"), np.ascontiguousarray(xcal, np.float32))
-    np.save(os.path.join(HERE, "eval.npy"), np.ascontiguousarray(xev, np.float32))
-    np.save(os.path.join(HERE, "eval_labels.npy"), yev.astype(np.int64))
-    bdir = os.path.join(HERE, "calib_batches")
-    os.makedirs(bdir, exist_ok=True)
-    for i, part in enumerate(np.split(xcal, N_CALIB_PARTS)):
-        np.save(os.path.join(bdir, f"part_{i:03d}.npy"), np.ascontiguousarray(part, np.float32))
+    save_arrays(xtr, ytr, xev, yev, xcal)
 
     # Verify against ONNX Runtime.
     import onnxruntime as ort
