@@ -1,0 +1,341 @@
+//! The same `QuantizedModel` on tract and on burn: every check runs one helper, `run`, twice,
+//! and the two calls differ in one line, the backend.
+//!
+//! Agreement criteria:
+//! - fp32: `max |burn - tract| <= 1e-5 * max |tract|` for the outputs and every intermediate
+//!   tensor, relative to the tensor's largest magnitude (element-wise relative error is
+//!   meaningless where a value crosses zero; the engines sum in different orders).
+//! - int8, quantized activations (`{t}.dequantized` in the QDQ export): two correct engines
+//!   whose float sums differ in the last bits may round a value lying at a rounding boundary
+//!   to either side, so each element agrees within one quantization step `scale(t)` *given the
+//!   same quantized inputs*. End to end, a flipped value feeds the next layer, which can then
+//!   differ by more than one step; so the check is made layer by layer: the QDQ model is cut
+//!   after every quantized activation (its consumers read a new graph input `{t}.fed`), both
+//!   engines are fed tract's end-to-end quantized values, and every `{t}.dequantized` must agree
+//!   within one step. The end-to-end run is reported and bounded through the output bound.
+//! - int8, model outputs: each model's output is a Gemm `y = A W (+ b)` whose input `A` is a
+//!   quantized activation, agreeing within `d` steps of `s_A` element-wise (`d` = 1 in the
+//!   layer-by-layer run, where it is asserted; the measured `d` end to end) and whose weight is
+//!   the int8 weight `Wq`. Then `|Δy_j| <= d * s_A * sum_k |Wq_kj|`, plus the fp32 tolerance:
+//!   the bound is `d * s_A * max_j sum_k |Wq_kj| + 1e-5 * max |y|`, computed from each model's
+//!   own weights (`|Wq| <= |W| + s_W / 2` element-wise).
+
+use calibr8_burn::backend::BurnBackend;
+use calibr8_core::graph::tensor_f32;
+use calibr8_core::npy::read_npy_f32;
+use calibr8_core::{
+    quantize_with, Backend, EngineOptions, Graph, Lowering, NpySource, OnnxModel, QuantConfig,
+    QuantizedModel,
+};
+use calibr8_tract::TractBackend;
+use ndarray::ArrayD;
+use std::collections::HashSet;
+use tract_onnx::pb;
+
+const DIGITS: (&str, &str) =
+    ("../../examples/digits/digits_cnn.onnx", "../../examples/digits/calib.npy");
+const RESNET: (&str, &str) =
+    ("../../tests/data/resnet_tiny.onnx", "../../tests/data/resnet_tiny_calib.npy");
+const MLP: (&str, &str) = ("../../tests/data/mlp_gemm.onnx", "../../tests/data/mlp_gemm_calib.npy");
+const ZOO: (&str, &str) = ("tests/data/ops_zoo.onnx", "tests/data/ops_zoo_input.npy");
+
+/// fp32 agreement, relative to the largest magnitude of the reference tensor.
+const FP32_RTOL: f32 = 1e-5;
+
+/// Runs `lowering` on `backend` over `inputs`: the model outputs, then the `capture`d tensors.
+fn run(
+    backend: &dyn Backend,
+    lowering: Lowering<'_>,
+    capture: &[String],
+    inputs: &[ArrayD<f32>],
+) -> Vec<ArrayD<f32>> {
+    let options = EngineOptions { capture: capture.to_vec(), ..Default::default() };
+    let mut engine = backend.prepare(lowering, &options).unwrap();
+    let names = engine.output_names();
+    assert_eq!(&names[names.len() - capture.len()..], capture, "{}", backend.name());
+    engine.run(inputs.to_vec()).unwrap()
+}
+
+fn max_abs(a: &ArrayD<f32>) -> f32 {
+    a.iter().fold(0.0, |m, v| m.max(v.abs()))
+}
+
+fn max_diff(a: &ArrayD<f32>, b: &ArrayD<f32>) -> f32 {
+    assert_eq!(a.shape(), b.shape());
+    a.iter().zip(b).fold(0.0, |m, (x, y)| m.max((x - y).abs()))
+}
+
+fn load(files: (&str, &str)) -> (OnnxModel, ArrayD<f32>) {
+    (OnnxModel::load(files.0).unwrap(), read_npy_f32(files.1).unwrap())
+}
+
+/// Every float node output of the model (not constants, outputs, or integer shape values,
+/// which tract cannot return while the batch size is symbolic).
+fn float_activations(model: &OnnxModel) -> Vec<String> {
+    let g = Graph::new(model);
+    let mut ints: HashSet<String> = HashSet::new();
+    for n in &g.nodes {
+        let shape_math = n.op_type == "Shape"
+            || (n.op_type != "Cast"
+                && n.inputs.iter().any(|i| ints.contains(i))
+                && n.inputs.iter().all(|i| ints.contains(i) || g.is_constant(i)));
+        if shape_math {
+            ints.extend(n.outputs.iter().cloned());
+        }
+    }
+    g.nodes
+        .iter()
+        .flat_map(|n| n.outputs.clone())
+        .filter(|t| !g.is_constant(t) && !g.outputs.contains(t) && !ints.contains(t))
+        .collect()
+}
+
+fn check_fp32(files: (&str, &str)) {
+    let (model, x) = load(files);
+    let capture = float_activations(&model);
+    let tract = run(&TractBackend, Lowering::Float(&model), &capture, std::slice::from_ref(&x));
+    let burn =
+        run(&BurnBackend::default(), Lowering::Float(&model), &capture, std::slice::from_ref(&x));
+    let names = std::iter::once("output".to_string()).chain(capture);
+    for ((name, t), b) in names.zip(&tract).zip(&burn) {
+        let (diff, scale) = (max_diff(t, b), max_abs(t));
+        println!("{}: {name}: max |burn - tract| = {diff:e} (max |tract| = {scale})", files.0);
+        assert!(diff <= FP32_RTOL * scale, "{name}: {diff} > {FP32_RTOL} * {scale}");
+    }
+}
+
+fn quantize(model: &OnnxModel, calib: &str) -> QuantizedModel {
+    let data = NpySource::open(calib, 16).unwrap();
+    quantize_with(&TractBackend, model, &data, &QuantConfig::default()).unwrap()
+}
+
+/// `s_A * max_j sum_k |Wq_kj|` for the Gemm producing `output` (see module docs).
+fn output_step_gain(q: &QuantizedModel, output: &str) -> f32 {
+    let g = Graph::new(&q.model);
+    let node = g.producer(output).unwrap();
+    let raw = q.model.graph().node.iter().find(|n| n.name == node.name).unwrap();
+    assert!(node.op_type == "Gemm", "{output} comes from {}", node.op_type);
+    let s_a = q.tensors[&node.inputs[0]].params.scale[0];
+    let wq = &q.tensors[&node.inputs[1]];
+    let (w, dims) = tensor_f32(g.constant(&node.inputs[1]).unwrap()).unwrap();
+    let trans_b = raw.attribute.iter().any(|a| a.name == "transB" && a.i != 0);
+    // Column j of B' (B, or Bᵀ with transB): the weights multiplying A's row for output j.
+    let (k, n) = if trans_b { (dims[1], dims[0]) } else { (dims[0], dims[1]) };
+    let mut worst = 0f32;
+    for j in 0..n {
+        let s_w = wq.params.scale[if wq.params.scale.len() > 1 { j } else { 0 }];
+        let sum: f32 = (0..k)
+            .map(|kk| w[if trans_b { j * k + kk } else { kk * n + j }].abs() + s_w / 2.0)
+            .sum();
+        worst = worst.max(sum);
+    }
+    s_a * worst
+}
+
+/// A float graph input or output named `name` with `dims`.
+fn value_info(name: &str, dims: &[usize]) -> pb::ValueInfoProto {
+    use pb::tensor_shape_proto::{dimension::Value as Dim, Dimension};
+    pb::ValueInfoProto {
+        name: name.into(),
+        r#type: Some(pb::TypeProto {
+            value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor {
+                elem_type: 1,
+                shape: Some(pb::TensorShapeProto {
+                    dim: dims
+                        .iter()
+                        .map(|&d| Dimension {
+                            value: Some(Dim::DimValue(d as i64)),
+                            ..Default::default()
+                        })
+                        .collect(),
+                }),
+            })),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// The QDQ model cut after each quantized activation in `cut`: readers of `{t}.dequantized`
+/// read the new graph input `{t}.fed` instead (shaped like `fed[i]`).
+fn cut_model(q: &QuantizedModel, cut: &[(String, ArrayD<f32>)]) -> OnnxModel {
+    let mut proto = calibr8_core::export::qdq_model(q).unwrap().proto;
+    let graph = proto.graph.as_mut().unwrap();
+    for (t, value) in cut {
+        let (from, to) = (format!("{t}.dequantized"), format!("{t}.fed"));
+        for n in graph.node.iter_mut() {
+            for i in n.input.iter_mut().filter(|i| **i == from) {
+                *i = to.clone();
+            }
+        }
+        graph.input.push(value_info(&to, value.shape()));
+    }
+    OnnxModel::from_proto(proto, format!("{} (cut at every quantized activation)", q.model.origin))
+        .unwrap()
+}
+
+/// Compares every quantized activation and the output of two runs; returns the largest
+/// activation difference in steps.
+fn compare_int8(
+    label: &str,
+    acts: &[(String, f32)],
+    tract: &[ArrayD<f32>],
+    burn: &[ArrayD<f32>],
+) -> f32 {
+    let mut worst = 0f32;
+    for (((name, scale), t), b) in acts.iter().zip(&tract[1..]).zip(&burn[1..]) {
+        let steps = max_diff(t, b) / scale;
+        let differing = t.iter().zip(b).filter(|(x, y)| x != y).count();
+        println!("{label}: {name}: max {steps:.3} steps, {differing}/{} elements differ", t.len());
+        worst = worst.max(steps);
+    }
+    worst
+}
+
+fn check_int8(files: (&str, &str)) {
+    let (model, x) = load(files);
+    let q = quantize(&model, files.1);
+    let acts: Vec<(String, f32)> =
+        q.activations().map(|t| (t.target.tensor.clone(), t.params.scale[0])).collect();
+    assert!(!acts.is_empty());
+    let capture: Vec<String> = acts.iter().map(|(t, _)| format!("{t}.dequantized")).collect();
+    let output = q.model.outputs()[0].name.clone();
+    let gain = output_step_gain(&q, &output);
+
+    // End to end.
+    let tract = run(&TractBackend, Lowering::Quantized(&q), &capture, std::slice::from_ref(&x));
+    let burn =
+        run(&BurnBackend::default(), Lowering::Quantized(&q), &capture, std::slice::from_ref(&x));
+    let label = format!("{} end to end", files.0);
+    compare_int8(&label, &acts, &tract, &burn);
+    let g = Graph::new(&q.model);
+    let a = &g.producer(&output).unwrap().inputs[0];
+    let ix = acts.iter().position(|(t, _)| t == a).unwrap();
+    let d = (max_diff(&tract[ix + 1], &burn[ix + 1]) / acts[ix].1).round();
+    let (diff, bound) = (max_diff(&tract[0], &burn[0]), d * gain + FP32_RTOL * max_abs(&tract[0]));
+    println!(
+        "{label}: {output}: max |burn - tract| = {diff:e}, bound ({d} steps of {a}) {bound:e}"
+    );
+    assert!(diff <= bound, "{output}: {diff} > {bound}");
+
+    // Layer by layer: both engines read tract's quantized values at every cut.
+    let graph_inputs: HashSet<String> = q.model.inputs().into_iter().map(|i| i.name).collect();
+    let cut: Vec<(String, ArrayD<f32>)> = acts
+        .iter()
+        .zip(&tract[1..])
+        .filter(|((t, _), _)| !graph_inputs.contains(t))
+        .map(|((t, _), v)| (t.clone(), v.clone()))
+        .collect();
+    let layered = cut_model(&q, &cut);
+    let mut inputs = vec![x.clone()];
+    inputs.extend(cut.iter().map(|(_, v)| v.clone()));
+    let tract = run(&TractBackend, Lowering::Float(&layered), &capture, &inputs);
+    let burn = run(&BurnBackend::default(), Lowering::Float(&layered), &capture, &inputs);
+    let label = format!("{} layer by layer", files.0);
+    let steps = compare_int8(&label, &acts, &tract, &burn);
+    // One step, with room for the f32 rounding of `(q - zp) * scale` itself.
+    assert!(steps <= 1.0 + 1e-5, "{label}: activations differ by {steps} steps");
+    let (diff, bound) = (max_diff(&tract[0], &burn[0]), gain + FP32_RTOL * max_abs(&tract[0]));
+    println!("{label}: {output}: max |burn - tract| = {diff:e}, bound (1 step) {bound:e}");
+    assert!(diff <= bound, "{output}: {diff} > {bound}");
+}
+
+#[test]
+fn fp32_digits_cnn_agrees_with_tract() {
+    check_fp32(DIGITS);
+}
+
+#[test]
+fn fp32_resnet_tiny_agrees_with_tract() {
+    check_fp32(RESNET);
+}
+
+#[test]
+fn fp32_mlp_gemm_agrees_with_tract() {
+    check_fp32(MLP);
+}
+
+#[test]
+fn int8_digits_cnn_agrees_with_tract_within_one_step() {
+    check_int8(DIGITS);
+}
+
+#[test]
+fn int8_resnet_tiny_agrees_with_tract_within_one_step() {
+    check_int8(RESNET);
+}
+
+#[test]
+fn int8_mlp_gemm_agrees_with_tract_within_one_step() {
+    check_int8(MLP);
+}
+
+/// `tests/data/ops_zoo.onnx` (see make_ops_zoo.py): every kernel the bundled models leave out,
+/// checked tensor by tensor against ONNX Runtime's values, then against tract.
+#[test]
+fn fp32_ops_zoo_matches_onnx_runtime_and_tract() {
+    let (model, x) = load(ZOO);
+    let capture = float_activations(&model);
+    let burn = run(&BurnBackend::default(), Lowering::Float(&model), &capture, &[x]);
+    let names = std::iter::once("probs".to_string()).chain(capture.iter().cloned());
+    for (name, b) in names.zip(&burn) {
+        let reference = read_npy_f32(format!("tests/data/ops_zoo_ref/{name}.npy")).unwrap();
+        let (diff, scale) = (max_diff(&reference, b), max_abs(&reference));
+        println!("ops_zoo: {name}: max |burn - onnxruntime| = {diff:e} (max {scale})");
+        assert!(diff <= FP32_RTOL * scale, "{name}: {diff} > {FP32_RTOL} * {scale}");
+    }
+    check_fp32(ZOO);
+}
+
+/// A one-node model `x -> Erf -> y` (Erf: a valid ONNX op the burn backend has no kernel for).
+fn erf_model() -> OnnxModel {
+    let proto = pb::ModelProto {
+        ir_version: 7,
+        opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: 13 }],
+        graph: Some(pb::GraphProto {
+            name: "erf".into(),
+            node: vec![pb::NodeProto {
+                name: "erf_node".into(),
+                op_type: "Erf".into(),
+                input: vec!["x".into()],
+                output: vec!["y".into()],
+                ..Default::default()
+            }],
+            input: vec![value_info("x", &[4])],
+            output: vec![value_info("y", &[4])],
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    OnnxModel::from_proto(proto, "erf.onnx").unwrap()
+}
+
+#[test]
+fn unsupported_op_is_an_error_naming_the_op_and_node() {
+    let model = erf_model();
+    let options = EngineOptions::default();
+    // tract runs it (so the model is valid) ...
+    let mut tract = TractBackend.prepare(Lowering::Float(&model), &options).unwrap();
+    let y = tract.run(vec![ArrayD::zeros(vec![4])]).unwrap();
+    assert_eq!(y[0].shape(), &[4]);
+    // ... burn refuses it at preparation, saying which node and op.
+    let err = BurnBackend::default().prepare(Lowering::Float(&model), &options).err().unwrap();
+    let msg = err.to_string();
+    assert!(matches!(err, calibr8_core::Error::UnsupportedNode { .. }), "{msg}");
+    assert!(msg.contains("'erf_node'") && msg.contains("Erf") && msg.contains("erf.onnx"), "{msg}");
+}
+
+#[test]
+fn unknown_capture_name_is_an_error_on_both_backends() {
+    let (model, _) = load(DIGITS);
+    let options = EngineOptions { capture: vec!["no_such_tensor".into()], ..Default::default() };
+    for backend in [&TractBackend as &dyn Backend, &BurnBackend::default()] {
+        let err = backend.prepare(Lowering::Float(&model), &options).err().unwrap();
+        assert!(
+            matches!(&err, calibr8_core::Error::UnknownTensor { tensor, .. } if tensor == "no_such_tensor"),
+            "{}: {err}",
+            backend.name()
+        );
+    }
+    assert_eq!(BurnBackend::default().name(), "burn");
+}
