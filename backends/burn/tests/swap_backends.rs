@@ -92,14 +92,18 @@ fn float_activations(model: &OnnxModel) -> Vec<String> {
 
 fn check_fp32(files: (&str, &str)) {
     let (model, x) = load(files);
-    let capture = float_activations(&model);
-    let tract = run(&TractBackend, Lowering::Float(&model), &capture, std::slice::from_ref(&x));
-    let burn =
-        run(&BurnBackend::default(), Lowering::Float(&model), &capture, std::slice::from_ref(&x));
+    compare_fp32(files.0, &model, &x);
+}
+
+fn compare_fp32(label: &str, model: &OnnxModel, x: &ArrayD<f32>) {
+    let capture = float_activations(model);
+    let x = std::slice::from_ref(x);
+    let tract = run(&TractBackend, Lowering::Float(model), &capture, x);
+    let burn = run(&BurnBackend::default(), Lowering::Float(model), &capture, x);
     let names = std::iter::once("output".to_string()).chain(capture);
     for ((name, t), b) in names.zip(&tract).zip(&burn) {
         let (diff, scale) = (max_diff(t, b), max_abs(t));
-        println!("{}: {name}: max |burn - tract| = {diff:e} (max |tract| = {scale})", files.0);
+        println!("{label}: {name}: max |burn - tract| = {diff:e} (max |tract| = {scale})");
         assert!(diff <= FP32_RTOL * scale, "{name}: {diff} > {FP32_RTOL} * {scale}");
     }
 }
@@ -109,12 +113,30 @@ fn quantize(model: &OnnxModel, calib: &str) -> QuantizedModel {
     quantize_with(&TractBackend, model, &data, &QuantConfig::default()).unwrap()
 }
 
-/// `s_A * max_j sum_k |Wq_kj|` for the Gemm producing `output` (see module docs).
+/// The Gemm or MatMul computing `output`, directly or through a bias `Add` (burn-onnx
+/// exports `Linear` as MatMul + Add).
+fn output_matmul<'g>(g: &'g Graph, output: &str) -> &'g calibr8_core::graph::Node {
+    let node = g.producer(output).unwrap();
+    if node.op_type == "Add" {
+        if let Some(m) =
+            node.inputs.iter().filter_map(|i| g.producer(i)).find(|n| n.op_type == "MatMul")
+        {
+            return m;
+        }
+    }
+    assert!(
+        node.op_type == "Gemm" || node.op_type == "MatMul",
+        "{output} comes from {}",
+        node.op_type
+    );
+    node
+}
+
+/// `s_A * max_j sum_k |Wq_kj|` for the Gemm / MatMul producing `output` (see module docs).
 fn output_step_gain(q: &QuantizedModel, output: &str) -> f32 {
     let g = Graph::new(&q.model);
-    let node = g.producer(output).unwrap();
+    let node = output_matmul(&g, output);
     let raw = q.model.graph().node.iter().find(|n| n.name == node.name).unwrap();
-    assert!(node.op_type == "Gemm", "{output} comes from {}", node.op_type);
     let s_a = q.tensors[&node.inputs[0]].params.scale[0];
     let wq = &q.tensors[&node.inputs[1]];
     let (w, dims) = tensor_f32(g.constant(&node.inputs[1]).unwrap()).unwrap();
@@ -157,10 +179,15 @@ fn value_info(name: &str, dims: &[usize]) -> pb::ValueInfoProto {
 }
 
 /// The QDQ model cut after each quantized activation in `cut`: readers of `{t}.dequantized`
-/// read the new graph input `{t}.fed` instead (shaped like `fed[i]`).
-fn cut_model(q: &QuantizedModel, cut: &[(String, ArrayD<f32>)]) -> OnnxModel {
+/// read the new graph input `{t}.fed` instead (shaped like its value). The model input gets
+/// `x`'s concrete shape, so that tract relates the new inputs' batch to it.
+fn cut_model(q: &QuantizedModel, x: &ArrayD<f32>, cut: &[(String, ArrayD<f32>)]) -> OnnxModel {
     let mut proto = calibr8_core::export::qdq_model(q).unwrap().proto;
     let graph = proto.graph.as_mut().unwrap();
+    let input = &q.model.inputs()[0].name;
+    for i in graph.input.iter_mut().filter(|i| &i.name == input) {
+        *i = value_info(input, x.shape());
+    }
     for (t, value) in cut {
         let (from, to) = (format!("{t}.dequantized"), format!("{t}.fed"));
         for n in graph.node.iter_mut() {
@@ -194,7 +221,11 @@ fn compare_int8(
 
 fn check_int8(files: (&str, &str)) {
     let (model, x) = load(files);
-    let q = quantize(&model, files.1);
+    compare_int8_runs(files.0, &model, &x, files.1);
+}
+
+fn compare_int8_runs(label: &str, model: &OnnxModel, x: &ArrayD<f32>, calib: &str) {
+    let q = quantize(model, calib);
     let acts: Vec<(String, f32)> =
         q.activations().map(|t| (t.target.tensor.clone(), t.params.scale[0])).collect();
     assert!(!acts.is_empty());
@@ -203,13 +234,14 @@ fn check_int8(files: (&str, &str)) {
     let gain = output_step_gain(&q, &output);
 
     // End to end.
-    let tract = run(&TractBackend, Lowering::Quantized(&q), &capture, std::slice::from_ref(&x));
-    let burn =
-        run(&BurnBackend::default(), Lowering::Quantized(&q), &capture, std::slice::from_ref(&x));
-    let label = format!("{} end to end", files.0);
+    let xs = std::slice::from_ref(x);
+    let tract = run(&TractBackend, Lowering::Quantized(&q), &capture, xs);
+    let burn = run(&BurnBackend::default(), Lowering::Quantized(&q), &capture, xs);
+    let model_label = label;
+    let label = format!("{model_label} end to end");
     compare_int8(&label, &acts, &tract, &burn);
     let g = Graph::new(&q.model);
-    let a = &g.producer(&output).unwrap().inputs[0];
+    let a = &output_matmul(&g, &output).inputs[0];
     let ix = acts.iter().position(|(t, _)| t == a).unwrap();
     let d = (max_diff(&tract[ix + 1], &burn[ix + 1]) / acts[ix].1).round();
     let (diff, bound) = (max_diff(&tract[0], &burn[0]), d * gain + FP32_RTOL * max_abs(&tract[0]));
@@ -226,12 +258,12 @@ fn check_int8(files: (&str, &str)) {
         .filter(|((t, _), _)| !graph_inputs.contains(t))
         .map(|((t, _), v)| (t.clone(), v.clone()))
         .collect();
-    let layered = cut_model(&q, &cut);
+    let layered = cut_model(&q, x, &cut);
     let mut inputs = vec![x.clone()];
     inputs.extend(cut.iter().map(|(_, v)| v.clone()));
     let tract = run(&TractBackend, Lowering::Float(&layered), &capture, &inputs);
     let burn = run(&BurnBackend::default(), Lowering::Float(&layered), &capture, &inputs);
-    let label = format!("{} layer by layer", files.0);
+    let label = format!("{model_label} layer by layer");
     let steps = compare_int8(&label, &acts, &tract, &burn);
     // One step, with room for the f32 rounding of `(q - zp) * scale` itself.
     assert!(steps <= 1.0 + 1e-5, "{label}: activations differ by {steps} steps");
@@ -338,4 +370,62 @@ fn unknown_capture_name_is_an_error_on_both_backends() {
         );
     }
     assert_eq!(BurnBackend::default().name(), "burn");
+}
+
+/// The digits example's network in burn (Conv-ReLU-MaxPool ×2, Linear), as burn-onnx's
+/// tracer exports it (MaxPool, MatMul + Add for Linear, dynamic-batch Reshape).
+#[derive(burn::module::Module, Debug)]
+struct Cnn {
+    conv1: burn::nn::conv::Conv2d,
+    relu: burn::nn::Relu,
+    pool: burn::nn::pool::MaxPool2d,
+    conv2: burn::nn::conv::Conv2d,
+    fc: burn::nn::Linear,
+}
+
+impl Cnn {
+    fn new(device: &burn::tensor::Device) -> Cnn {
+        use burn::nn::{conv::Conv2dConfig, pool::MaxPool2dConfig, LinearConfig, PaddingConfig2d};
+        device.seed(3);
+        let pad = PaddingConfig2d::Explicit(1, 1, 1, 1);
+        Cnn {
+            conv1: Conv2dConfig::new([1, 8], [3, 3]).with_padding(pad.clone()).init(device),
+            relu: burn::nn::Relu::new(),
+            pool: MaxPool2dConfig::new([2, 2]).init(),
+            conv2: Conv2dConfig::new([8, 16], [3, 3]).with_padding(pad).init(device),
+            fc: LinearConfig::new(16 * 2 * 2, 10).init(device),
+        }
+    }
+
+    fn forward(&self, x: burn::tensor::Tensor<4>) -> burn::tensor::Tensor<2> {
+        let x = self.pool.forward(self.relu.forward(self.conv1.forward(x)));
+        let x = self.pool.forward(self.relu.forward(self.conv2.forward(x)));
+        let [n, c, h, w] = x.dims();
+        self.fc.forward(x.reshape([n, c * h * w]))
+    }
+}
+
+#[test]
+fn burn_onnx_traced_cnn_agrees_with_tract_in_fp32_and_int8() {
+    use burn::tensor::{Tensor, TensorData};
+    use burn_onnx::export::{AxisSpec, InputSpec, OnnxExporter};
+    let device = burn::tensor::Device::flex();
+    let cnn = Cnn::new(&device);
+    let (_, x) = load(DIGITS);
+    let example: Tensor<4> = Tensor::from_data(
+        TensorData::new(x.iter().take(4 * 64).copied().collect::<Vec<f32>>(), [4, 1, 8, 8]),
+        &device,
+    );
+    let validation = Tensor::cat(vec![example.clone(), example.clone()], 0);
+    let batch = AxisSpec::dynamic("batch");
+    let spec = InputSpec::new([batch, AxisSpec::Static, AxisSpec::Static, AxisSpec::Static]);
+    let bytes = OnnxExporter::new()
+        .export_dynamic(&cnn, example, validation, &[spec], Cnn::forward)
+        .unwrap();
+    let model = OnnxModel::from_bytes(bytes.as_bytes(), "traced_cnn.onnx").unwrap();
+    let ops: HashSet<&str> = model.graph().node.iter().map(|n| n.op_type.as_str()).collect();
+    println!("burn-onnx traced CNN ops: {ops:?}");
+    assert!(ops.contains("MaxPool") && ops.contains("MatMul") && ops.contains("Conv"));
+    compare_fp32("traced_cnn.onnx", &model, &x);
+    compare_int8_runs("traced_cnn.onnx", &model, &x, DIGITS.1);
 }
