@@ -50,10 +50,22 @@ fn run(
     inputs: &[ArrayD<f32>],
 ) -> Vec<ArrayD<f32>> {
     let options = EngineOptions { capture: capture.to_vec(), ..Default::default() };
+    let start = std::time::Instant::now();
     let mut engine = backend.prepare(lowering, &options).unwrap();
+    let prepared = start.elapsed();
     let names = engine.output_names();
     assert_eq!(&names[names.len() - capture.len()..], capture, "{}", backend.name());
-    engine.run(inputs.to_vec()).unwrap()
+    let out = engine.run(inputs.to_vec()).unwrap();
+    let origin = lowering.model().origin.clone();
+    let batch = inputs[0].shape()[0];
+    println!(
+        "timing {} on {origin} (batch {batch}, {} captures): prepare {:.1} ms, run {:.1} ms",
+        backend.name(),
+        capture.len(),
+        prepared.as_secs_f64() * 1e3,
+        (start.elapsed() - prepared).as_secs_f64() * 1e3
+    );
+    out
 }
 
 fn max_abs(a: &ArrayD<f32>) -> f32 {
@@ -428,4 +440,39 @@ fn burn_onnx_traced_cnn_agrees_with_tract_in_fp32_and_int8() {
     assert!(ops.contains("MaxPool") && ops.contains("MatMul") && ops.contains("Conv"));
     compare_fp32("traced_cnn.onnx", &model, &x);
     compare_int8_runs("traced_cnn.onnx", &model, &x, DIGITS.1);
+}
+
+#[test]
+fn bad_shapes_at_run_time_are_errors_naming_the_input_or_node() {
+    // A batch of the wrong shape: the input is named, nothing panics.
+    let (model, _) = load(DIGITS);
+    let options = EngineOptions::default();
+    let mut engine = BurnBackend::default().prepare(Lowering::Float(&model), &options).unwrap();
+    let err = engine.run(vec![ArrayD::zeros(vec![2, 1, 9, 9])]).err().unwrap().to_string();
+    assert!(err.contains("input 'input'") && err.contains("[2, 1, 9, 9]"), "{err}");
+    let err = engine.run(vec![]).err().unwrap().to_string();
+    assert!(err.contains("0 input arrays"), "{err}");
+
+    // `x [4] + c [3]`: valid protobuf, shapes that do not broadcast. burn only sees it when the
+    // node runs, and says which node.
+    let mut proto = erf_model().proto;
+    let graph = proto.graph.as_mut().unwrap();
+    graph.node[0] = pb::NodeProto {
+        name: "bad_add".into(),
+        op_type: "Add".into(),
+        input: vec!["x".into(), "c".into()],
+        output: vec!["y".into()],
+        ..Default::default()
+    };
+    graph.initializer.push(pb::TensorProto {
+        name: "c".into(),
+        dims: vec![3],
+        data_type: 1,
+        float_data: vec![1.0, 2.0, 3.0],
+        ..Default::default()
+    });
+    let model = OnnxModel::from_proto(proto, "bad_add.onnx").unwrap();
+    let mut engine = BurnBackend::default().prepare(Lowering::Float(&model), &options).unwrap();
+    let err = engine.run(vec![ArrayD::zeros(vec![4])]).err().unwrap().to_string();
+    assert!(err.contains("'bad_add' (Add)") && err.contains("do not broadcast"), "{err}");
 }

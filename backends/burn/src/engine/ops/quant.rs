@@ -81,3 +81,97 @@ pub(crate) fn dequantize_linear(inputs: &Inputs<'_>) -> Result<Value, String> {
     }
     Ok(Value::Float(FloatValue::new(t.mul(scale.t), shape.len())))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::constant::elem;
+    use burn::tensor::Device;
+    use calibr8_calibration::quantize_value;
+    use tract_onnx::pb;
+
+    fn node(op: &str, axis: Option<i64>) -> pb::NodeProto {
+        pb::NodeProto {
+            name: format!("{op}_test"),
+            op_type: op.into(),
+            input: vec!["x".into(), "scale".into(), "zp".into()],
+            output: vec!["y".into()],
+            attribute: axis
+                .map(|a| pb::AttributeProto { name: "axis".into(), i: a, ..Default::default() })
+                .into_iter()
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    fn float(values: &[f32], shape: &[usize], device: &Device) -> Option<Value> {
+        Some(Value::Float(FloatValue::from_vec(values.to_vec(), shape, device).unwrap()))
+    }
+
+    /// Runs QuantizeLinear on `x` (shape `shape`) with 1-D or scalar parameters.
+    fn quantize(x: &[f32], shape: &[usize], scale: &[f32], zp: &[f32], dtype: i32) -> Vec<f32> {
+        let device = Device::flex();
+        let pshape: &[usize] = if scale.len() > 1 { &[scale.len()] } else { &[] };
+        let n = node("QuantizeLinear", (scale.len() > 1).then_some(1));
+        let inputs = Inputs {
+            node: &n,
+            values: vec![
+                float(x, shape, &device),
+                float(scale, pshape, &device),
+                float(zp, pshape, &device),
+            ],
+            device: &device,
+        };
+        let elem_type = move |_: &str| Some(dtype);
+        let cx = Cx { device: &device, opset: 13, elem_type: &elem_type };
+        match quantize_linear(&inputs, &cx).unwrap() {
+            Value::Float(f) => f.to_array().unwrap().iter().copied().collect(),
+            Value::Int(_) => unreachable!("QuantizeLinear yields float-held integers"),
+        }
+    }
+
+    #[test]
+    fn quantize_rounds_half_to_even_and_saturates_like_the_closed_form() {
+        // x / 0.5 = 0.5, 1.5, -0.5, -1.5, 2.5, 200, -200, 0.2, -2.5: ties, saturation, plain.
+        let x = [0.25, 0.75, -0.25, -0.75, 1.25, 100.0, -100.0, 0.1, -1.25];
+        let got = quantize(&x, &[9], &[0.5], &[0.0], elem::INT8);
+        let want: Vec<f32> =
+            x.iter().map(|&v| quantize_value(v, 0.5, 0, -128, 127) as f32).collect();
+        assert_eq!(got, want);
+        assert_eq!(got, [0.0, 2.0, 0.0, -2.0, 2.0, 127.0, -128.0, 0.0, -2.0]);
+        // uint8 with a zero point: saturates at 0 and 255.
+        let got = quantize(&x, &[9], &[0.5], &[128.0], elem::UINT8);
+        let want: Vec<f32> =
+            x.iter().map(|&v| quantize_value(v, 0.5, 128, 0, 255) as f32).collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn per_axis_quantize_and_dequantize_use_each_channels_parameters() {
+        let device = Device::flex();
+        let x = [0.35, -0.35, 1.0, 0.05, 0.3, -0.6];
+        let (scale, zp) = ([0.1, 0.2, 0.4], [0.0, 1.0, -1.0]);
+        let got = quantize(&x, &[2, 3], &scale, &zp, elem::INT8);
+        let want: Vec<f32> = x
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| quantize_value(v, scale[i % 3], zp[i % 3] as i32, -128, 127) as f32)
+            .collect();
+        assert_eq!(got, want);
+
+        let n = node("DequantizeLinear", Some(1));
+        let inputs = Inputs {
+            node: &n,
+            values: vec![
+                float(&got, &[2, 3], &device),
+                float(&scale, &[3], &device),
+                float(&zp, &[3], &device),
+            ],
+            device: &device,
+        };
+        let Value::Float(y) = dequantize_linear(&inputs).unwrap() else { unreachable!() };
+        let want: Vec<f32> =
+            got.iter().enumerate().map(|(i, &q)| (q - zp[i % 3]) * scale[i % 3]).collect();
+        assert_eq!(y.to_array().unwrap().iter().copied().collect::<Vec<_>>(), want);
+    }
+}
