@@ -120,9 +120,26 @@ fn compare_fp32(label: &str, model: &OnnxModel, x: &ArrayD<f32>) {
     }
 }
 
-fn quantize(model: &OnnxModel, calib: &str) -> QuantizedModel {
+fn quantize(model: &OnnxModel, calib: &str, config: &QuantConfig) -> QuantizedModel {
     let data = NpySource::open(calib, 16).unwrap();
-    quantize_with(&TractBackend, model, &data, &QuantConfig::default()).unwrap()
+    quantize_with(&TractBackend, model, &data, config).unwrap()
+}
+
+/// The quantized activation whose element-wise step bound reaches `tensor`: itself, or the
+/// nearest quantized tensor upstream through 1-Lipschitz element-wise ops and reshapes (an
+/// excluded node reads e.g. `relu(t.dequantized)`).
+fn quantized_source<'a>(q: &'a QuantizedModel, g: &'a Graph, tensor: &'a str) -> &'a str {
+    let mut t = tensor;
+    while !q.tensors.contains_key(t) {
+        let p = g.producer(t).unwrap_or_else(|| panic!("{tensor}: no quantized source"));
+        assert!(
+            ["Relu", "Flatten", "Reshape", "Identity"].contains(&p.op_type.as_str()),
+            "{tensor}: reached through {}",
+            p.op_type
+        );
+        t = &p.inputs[0];
+    }
+    t
 }
 
 /// The Gemm or MatMul computing `output`, directly or through a bias `Add` (burn-onnx
@@ -149,15 +166,20 @@ fn output_step_gain(q: &QuantizedModel, output: &str) -> f32 {
     let g = Graph::new(&q.model);
     let node = output_matmul(&g, output);
     let raw = q.model.graph().node.iter().find(|n| n.name == node.name).unwrap();
-    let s_a = q.tensors[&node.inputs[0]].params.scale[0];
-    let wq = &q.tensors[&node.inputs[1]];
+    let s_a = q.tensors[quantized_source(q, &g, &node.inputs[0])].params.scale[0];
+    // An excluded node keeps its float weight: no weight step (s_W = 0).
+    let s_w_of = |j: usize| {
+        q.tensors
+            .get(&node.inputs[1])
+            .map_or(0.0, |wq| wq.params.scale[if wq.params.scale.len() > 1 { j } else { 0 }])
+    };
     let (w, dims) = tensor_f32(g.constant(&node.inputs[1]).unwrap()).unwrap();
     let trans_b = raw.attribute.iter().any(|a| a.name == "transB" && a.i != 0);
     // Column j of B' (B, or Bᵀ with transB): the weights multiplying A's row for output j.
     let (k, n) = if trans_b { (dims[1], dims[0]) } else { (dims[0], dims[1]) };
     let mut worst = 0f32;
     for j in 0..n {
-        let s_w = wq.params.scale[if wq.params.scale.len() > 1 { j } else { 0 }];
+        let s_w = s_w_of(j);
         let sum: f32 = (0..k)
             .map(|kk| w[if trans_b { j * k + kk } else { kk * n + j }].abs() + s_w / 2.0)
             .sum();
@@ -233,11 +255,17 @@ fn compare_int8(
 
 fn check_int8(files: (&str, &str)) {
     let (model, x) = load(files);
-    compare_int8_runs(files.0, &model, &x, files.1);
+    compare_int8_runs(files.0, &model, &x, files.1, &QuantConfig::default());
 }
 
-fn compare_int8_runs(label: &str, model: &OnnxModel, x: &ArrayD<f32>, calib: &str) {
-    let q = quantize(model, calib);
+fn compare_int8_runs(
+    label: &str,
+    model: &OnnxModel,
+    x: &ArrayD<f32>,
+    calib: &str,
+    config: &QuantConfig,
+) {
+    let q = quantize(model, calib, config);
     let acts: Vec<(String, f32)> =
         q.activations().map(|t| (t.target.tensor.clone(), t.params.scale[0])).collect();
     assert!(!acts.is_empty());
@@ -253,7 +281,7 @@ fn compare_int8_runs(label: &str, model: &OnnxModel, x: &ArrayD<f32>, calib: &st
     let label = format!("{model_label} end to end");
     compare_int8(&label, &acts, &tract, &burn);
     let g = Graph::new(&q.model);
-    let a = &output_matmul(&g, &output).inputs[0];
+    let a = quantized_source(&q, &g, &output_matmul(&g, &output).inputs[0]);
     let ix = acts.iter().position(|(t, _)| t == a).unwrap();
     let d = (max_diff(&tract[ix + 1], &burn[ix + 1]) / acts[ix].1).round();
     let (diff, bound) = (max_diff(&tract[0], &burn[0]), d * gain + FP32_RTOL * max_abs(&tract[0]));
@@ -312,6 +340,36 @@ fn int8_resnet_tiny_agrees_with_tract_within_one_step() {
 #[test]
 fn int8_mlp_gemm_agrees_with_tract_within_one_step() {
     check_int8(MLP);
+}
+
+/// NNI-style config: uint8 affine activations and outputs, per-tensor weights, `fc2` excluded
+/// (it reads float tensors and keeps its float weight).
+#[test]
+fn int8_nni_config_uint8_affine_with_an_excluded_node_agrees_with_tract() {
+    use calibr8_calibration::{QuantDtype, Scheme};
+    use calibr8_core::config::{ConfigRule, GranularityName};
+    use calibr8_core::{Precision, Target};
+    let config = QuantConfig {
+        method: "mse".into(),
+        config_list: vec![
+            ConfigRule {
+                op_types: vec!["Conv2d".into(), "Linear".into()],
+                target_names: vec![Target::Input, Target::Weight, Target::Output],
+                quant_dtype: QuantDtype::Uint8,
+                quant_scheme: Scheme::Affine,
+                granularity: GranularityName::Default,
+                ..ConfigRule::default()
+            },
+            ConfigRule {
+                exclude_op_names: vec!["fc2".into()],
+                precision: Precision::Fp16,
+                ..ConfigRule::default()
+            },
+        ],
+        ..QuantConfig::default()
+    };
+    let (model, x) = load(DIGITS);
+    compare_int8_runs("digits_cnn.onnx (nni config)", &model, &x, DIGITS.1, &config);
 }
 
 /// `tests/data/ops_zoo.onnx` (see make_ops_zoo.py): every kernel the bundled models leave out,
@@ -439,7 +497,7 @@ fn burn_onnx_traced_cnn_agrees_with_tract_in_fp32_and_int8() {
     println!("burn-onnx traced CNN ops: {ops:?}");
     assert!(ops.contains("MaxPool") && ops.contains("MatMul") && ops.contains("Conv"));
     compare_fp32("traced_cnn.onnx", &model, &x);
-    compare_int8_runs("traced_cnn.onnx", &model, &x, DIGITS.1);
+    compare_int8_runs("traced_cnn.onnx", &model, &x, DIGITS.1, &QuantConfig::default());
 }
 
 #[test]
