@@ -195,10 +195,10 @@ pub(crate) fn slice(inputs: &Inputs<'_>, cx: &Cx<'_>) -> Result<Value, String> {
                 if (s, e, step) == (0, shape[ax], 1) {
                     continue;
                 }
-                let idx: Vec<i64> = (s..e).step_by(step).map(|i| i as i64).collect();
                 if step == 1 {
                     t = t.slice_dim(off + ax, s..e);
                 } else {
+                    let idx: Vec<i64> = (s..e).step_by(step).map(|i| i as i64).collect();
                     let ix = Tensor::<1, Int>::from_data(
                         TensorData::new(idx.clone(), [idx.len()]),
                         inputs.device,
@@ -211,8 +211,8 @@ pub(crate) fn slice(inputs: &Inputs<'_>, cx: &Cx<'_>) -> Result<Value, String> {
     }
 }
 
-/// Gather along `axis` with integer indices (host data: any indices rank; device data:
-/// scalar or 1-D indices).
+/// Gather along `axis` with integer indices of any rank (negative ones count from the end):
+/// the flattened indices select, then the result takes the ONNX output shape.
 pub(crate) fn gather(inputs: &Inputs<'_>) -> Result<Value, String> {
     let v = inputs.value(0)?;
     let shape = v.shape();
