@@ -8,7 +8,8 @@
 //! activation, read by exactly the consumers the plan chose (nodes excluded by `node_precision`
 //! read the float tensor). Q/DQ follow the ONNX definition (`x / scale`, round half to even,
 //! saturate, per-axis scales), so burn and tract differ only by float summation order and, at
-//! exact rounding ties of that order, by one quantization step.
+//! exact rounding ties of that order, by one quantization step. Float runs in fp32 (nodes that
+//! `node_precision` keeps in fp16 too, as on tract); asking for fp16 float lowering is an error.
 //!
 //! ```
 //! use calibr8_burn::backend::BurnBackend;
@@ -24,7 +25,7 @@
 
 use crate::engine::Interpreter;
 use burn::tensor::Device;
-use calibr8_core::{Backend, Engine, EngineOptions, Lowering, Result};
+use calibr8_core::{Backend, Engine, EngineOptions, Error, Lowering, Precision, Result};
 use ndarray::ArrayD;
 
 /// The burn backend: an ONNX interpreter over burn tensors on `device`.
@@ -64,6 +65,16 @@ impl Backend for BurnBackend {
     }
 
     fn prepare(&self, lowering: Lowering<'_>, options: &EngineOptions) -> Result<Box<dyn Engine>> {
+        // Fail loud rather than hand back an fp32 number labelled fp16.
+        if let Some(p @ (Precision::Fp16 | Precision::Int8)) = options.float_precision {
+            return Err(Error::Unsupported {
+                backend: self.name(),
+                what: format!(
+                    "float lowering in {p}: it runs float in fp32 only; leave \
+                     EngineOptions::float_precision unset or Fp32 (the TensorRT backend runs fp16)"
+                ),
+            });
+        }
         let quantized;
         let model = match lowering {
             Lowering::Float(m) => m,

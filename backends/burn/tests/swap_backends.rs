@@ -440,6 +440,13 @@ fn unknown_capture_name_is_an_error_on_both_backends() {
         );
     }
     assert_eq!(BurnBackend::default().name(), "burn");
+    // fp16 float lowering is refused, not silently run in fp32.
+    let fp16 = EngineOptions {
+        float_precision: Some(calibr8_core::Precision::Fp16),
+        ..Default::default()
+    };
+    let err = BurnBackend::default().prepare(Lowering::Float(&model), &fp16).err().unwrap();
+    assert!(matches!(err, calibr8_core::Error::Unsupported { .. }), "{err}");
 }
 
 /// The digits example's network in burn (Conv-ReLU-MaxPool ×2, Linear), as burn-onnx's
