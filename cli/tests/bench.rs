@@ -232,22 +232,57 @@ fn issue_5_bench_with_no_installed_backend_reports_why_and_draws_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let model = repo(MODEL);
+    // TensorRT pointed at a library that cannot exist: not installed, whatever this machine has.
+    let missing = dir.path().join("no-such-dir/libnvinfer.so.10");
+    let o = Command::new(env!("CARGO_BIN_EXE_calibr8"))
+        .args(["bench", model.to_str().unwrap(), "--backends", "tensorrt", "--out"])
+        .arg(&out)
+        .env("CALIBR8_TENSORRT_LIB", &missing)
+        .output()
+        .expect("runs calibr8");
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("bench.json")).unwrap()).unwrap();
+    let rows = json["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let status = rows[0]["status"].as_str().unwrap();
+    assert!(status.contains("not installed") && status.contains("no-such-dir"), "{}", rows[0]);
+    assert!(!out.join("latency.png").exists() && !out.join("speedup.svg").exists());
+    let md = std::fs::read_to_string(out.join("bench.md")).unwrap();
+    assert!(md.contains("not installed") && !md.contains("latency.png"), "{md}");
+}
+
+#[test]
+fn issue_5_bench_times_burn_fp32_and_simulated_int8() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let (model, calib) = (repo(MODEL), repo(CALIB));
     let o = calibr8(&[
         "bench",
         model.to_str().unwrap(),
+        "--calib",
+        calib.to_str().unwrap(),
         "--backends",
         "burn",
+        "--batch",
+        "4",
+        "--warmup",
+        "1",
+        "--runs",
+        "3",
         "--out",
         out.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("bench.json")).unwrap()).unwrap();
-    let rows = json["rows"].as_array().unwrap();
-    assert_eq!(rows.len(), 1);
-    // The CLI is built without burn: always a row saying so, whatever is installed.
-    assert!(rows[0]["status"].as_str().unwrap().contains("--features burn"), "{}", rows[0]);
-    assert!(!out.join("latency.png").exists() && !out.join("speedup.svg").exists());
-    let md = std::fs::read_to_string(out.join("bench.md")).unwrap();
-    assert!(md.contains("not installed") && !md.contains("latency.png"), "{md}");
+    let labels: Vec<String> = json["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .inspect(|r| assert_eq!(r["status"], "ok", "{r}"))
+        .map(|r| format!("{} {}", r["engine"].as_str().unwrap(), r["precision"].as_str().unwrap()))
+        .collect();
+    assert_eq!(labels, ["burn fp32", "burn int8-qdq"]);
+    assert!(out.join("latency.png").exists() && out.join("speedup.svg").exists());
 }

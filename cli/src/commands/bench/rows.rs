@@ -61,7 +61,12 @@ pub fn variants(names: &[String]) -> anyhow::Result<Vec<Variant>> {
                 },
                 Variant::new("tensorrt", "int8", "tensorrt", true),
             ],
-            "burn" => vec![Variant::new("burn", "fp32", "burn", false)],
+            // burn has no integer kernels: its int8 row is the QDQ model simulated in float,
+            // the counterpart of `tract int8-qdq`.
+            "burn" => vec![
+                Variant::new("burn", "fp32", "burn", false),
+                Variant::new("burn", "int8-qdq", "burn", true),
+            ],
             other => anyhow::bail!(
                 "--backends: unknown backend '{other}'; use some of {}",
                 calibr8::BACKEND_NAMES.join(", ")
