@@ -2,6 +2,7 @@
 //! Exit codes: 0 ok, 1 accuracy gate not met, 2 error.
 
 mod args;
+mod batch;
 mod commands;
 mod summary;
 

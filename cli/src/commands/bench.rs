@@ -207,8 +207,7 @@ fn calibrate(
     }
     config.validate()?;
     let config = with_output_ranges(&config);
-    let fixed_batch = model.inputs().first().and_then(|i| i.dims.first().copied().flatten());
-    let data = NpySource::open(calib, fixed_batch.unwrap_or(32))
+    let data = NpySource::open(calib, crate::batch::batch_size(model, None)?)
         .with_context(|| format!("--calib {}", calib.display()))?;
     let started = std::time::Instant::now();
     let q = calibr8::quantize(model, &data, &config)

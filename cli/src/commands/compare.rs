@@ -179,16 +179,7 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
         anyhow::ensure!(target.is_some(), "--max-float-layers {n} needs a --target-… option");
     }
     let model = OnnxModel::load(&args.model)?;
-    let fixed_batch = model.inputs().first().and_then(|i| i.dims.first().copied().flatten());
-    let batch = match (args.batch, fixed_batch) {
-        (Some(b), Some(f)) if b != f => anyhow::bail!(
-            "--batch {b} does not fit {}: its input has a fixed batch of {f}; pass --batch {f}",
-            model.origin
-        ),
-        (Some(b), _) => b,
-        (None, Some(f)) => f,
-        (None, None) => 32,
-    };
+    let batch = crate::batch::batch_size(&model, args.batch)?;
     let calib = NpySource::open(&args.calib, batch)?;
     let eval = NpySource::open(&args.eval, batch)?;
     let labels = args.labels.as_ref().map(Labels::load).transpose()?;

@@ -41,16 +41,7 @@ pub fn run(args: QuantizeArgs) -> anyhow::Result<ExitCode> {
     let config = config_from_args(&args)?;
     let trt_version: TrtVersion = args.trt_version.parse()?;
     let model = OnnxModel::load(&args.model)?;
-    let fixed_batch = model.inputs().first().and_then(|i| i.dims.first().copied().flatten());
-    let batch = match (args.batch, fixed_batch) {
-        (Some(b), Some(f)) if b != f => anyhow::bail!(
-            "--batch {b} does not fit {}: its input has a fixed batch of {f}; pass --batch {f}",
-            model.origin
-        ),
-        (Some(b), _) => b,
-        (None, Some(f)) => f,
-        (None, None) => 32,
-    };
+    let batch = crate::batch::batch_size(&model, args.batch)?;
     let data = NpySource::open(&args.calib, batch)?;
     let backend = calibr8::backend_for_name(&args.backend)?;
     if std::path::Path::new(&args.out).is_file() {
