@@ -3,12 +3,13 @@
 //! fp32, and the TensorRT cache read back.
 //! See: https://github.com/calibr8/calibr8/issues/2
 
+use calibr8::compare::argmax_rows;
 use calibr8::export::{
     calibration_cache, names, parse_calibration_cache, write_artifacts, ArtifactOptions, TrtVersion,
 };
 use calibr8::prelude::*;
 use calibr8::tract::TractBackend;
-use ndarray::{ArrayD, Axis};
+use ndarray::ArrayD;
 use std::path::Path;
 use std::process::Command;
 
@@ -30,29 +31,8 @@ fn run(engine: &mut dyn Engine, x: &ArrayD<f32>) -> ArrayD<f32> {
     engine.run(vec![x.clone()]).unwrap().remove(0)
 }
 
-fn top1(logits: &ArrayD<f32>) -> Vec<usize> {
-    logits
-        .axis_iter(Axis(0))
-        .map(|row| {
-            row.iter()
-                .enumerate()
-                .fold(
-                    (0, f32::NEG_INFINITY),
-                    |best, (i, &v)| {
-                        if v > best.1 {
-                            (i, v)
-                        } else {
-                            best
-                        }
-                    },
-                )
-                .0
-        })
-        .collect()
-}
-
 fn accuracy(logits: &ArrayD<f32>, labels: &[i64]) -> f64 {
-    let hits = top1(logits).iter().zip(labels).filter(|(p, l)| **p as i64 == **l).count();
+    let hits = argmax_rows(logits).iter().zip(labels).filter(|(p, l)| **p as i64 == **l).count();
     100.0 * hits as f64 / labels.len() as f64
 }
 
@@ -108,8 +88,11 @@ fn every_method_exports_a_qdq_model_that_onnx_runtime_and_tract_agree_on() {
         let fc2_w = &q.tensors["fc2.weight"];
         let step = 4.0 * fc2_in * fc2_w.range.amax.iter().copied().fold(0.0, f32::max);
         let max_diff = (&tract_logits - &ort_logits).iter().fold(0.0f32, |m, d| m.max(d.abs()));
-        let agree =
-            top1(&tract_logits).iter().zip(top1(&ort_logits)).filter(|(a, b)| **a == *b).count();
+        let agree = argmax_rows(&tract_logits)
+            .iter()
+            .zip(argmax_rows(&ort_logits))
+            .filter(|(a, b)| **a == *b)
+            .count();
         println!("{method}: max |tract - ort| = {max_diff:.5} (bound {step:.5}), top-1 agreement {agree}/{}", labels.len());
         assert!(max_diff <= step, "{method}: tract and ONNX Runtime differ by {max_diff} > {step}");
         assert!(agree as f64 >= 0.99 * labels.len() as f64, "{method}: top-1 agreement {agree}");

@@ -21,6 +21,7 @@ use burn::nn::{Linear, LinearConfig, PaddingConfig2d, Relu};
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use calibr8_burn::ActivationFakeQuant;
+use calibr8_core::compare::argmax_rows;
 use calibr8_core::export::{write_artifacts, ArtifactOptions};
 use calibr8_core::npy::{read_npy, read_npy_f32, NpyArray};
 use calibr8_core::{Backend, EngineOptions, Lowering, QuantConfig};
@@ -92,18 +93,6 @@ fn labels(path: &str) -> anyhow::Result<Vec<i64>> {
         NpyArray::I64(a) => Ok(a.iter().copied().collect()),
         NpyArray::F32(_) => anyhow::bail!("{path}: expected int64 labels"),
     }
-}
-
-fn argmax_rows(logits: &ArrayD<f32>) -> Vec<usize> {
-    logits
-        .axis_iter(Axis(0))
-        .map(|row| {
-            row.iter()
-                .enumerate()
-                .fold((0, f32::NEG_INFINITY), |b, (i, &v)| if v > b.1 { (i, v) } else { b })
-                .0
-        })
-        .collect()
 }
 
 fn top1(pred: &[usize], y: &[i64]) -> f64 {

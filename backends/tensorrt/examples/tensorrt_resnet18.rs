@@ -15,6 +15,7 @@
 //! Options: `--model PATH` `--calib PATH` `--out DIR` `--method NAME` (default `entropy`,
 //! TensorRT's EntropyCalibration2) `--runs N` (default 200).
 
+use calibr8_core::compare::argmax_rows;
 use calibr8_core::export::{write_artifacts, ArtifactOptions, TrtVersion};
 use calibr8_core::TensorRole;
 use calibr8_core::{
@@ -25,7 +26,7 @@ use calibr8_tensorrt::engine_file::{self, EngineHeader};
 use calibr8_tensorrt::plan::{RangeOrigin, UnrangedReason};
 use calibr8_tensorrt::{trt, BatchProfile, LoweringMode, TensorRtBackend, TrtEngine, TrtOptions};
 use calibr8_tract::TractBackend;
-use ndarray::{ArrayD, Axis};
+use ndarray::ArrayD;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -238,22 +239,6 @@ fn first_batch(data: &NpySource) -> Result<ArrayD<f32>> {
     batch.into_iter().next().ok_or_else(|| Error::data(data.name(), "has no input array"))
 }
 
-/// Top-1 class per row of a `[N, classes]` output.
-fn top1(logits: &ArrayD<f32>) -> Vec<usize> {
-    logits
-        .axis_iter(Axis(0))
-        .map(|row| {
-            row.iter()
-                .enumerate()
-                .fold(
-                    (0, f32::NEG_INFINITY),
-                    |best, (i, &v)| if v > best.1 { (i, v) } else { best },
-                )
-                .0
-        })
-        .collect()
-}
-
 fn agreement(a: &[usize], b: &[usize]) -> f64 {
     let same = a.iter().zip(b).filter(|(x, y)| x == y).count();
     100.0 * same as f64 / a.len().max(1) as f64
@@ -282,7 +267,7 @@ fn cpu_reference(model: &OnnxModel, q: &QuantizedModel, batch: &ArrayD<f32>) -> 
          float) {qdq_ms:.0} ms; logits cosine {:.5}, SQNR {:.1} dB, top-1 agreement {:.1}%",
         dot / (rr.sqrt() * ss.sqrt()).max(f64::MIN_POSITIVE),
         10.0 * (rr / noise.max(f64::MIN_POSITIVE)).log10(),
-        agreement(&top1(&reference), &top1(&simulated))
+        agreement(&argmax_rows(&reference), &argmax_rows(&simulated))
     );
     Ok(())
 }
@@ -410,7 +395,7 @@ fn benchmark_all(
             }
             Err(_) => "n/a".into(),
         };
-        let classes = top1(&engine.run(vec![batch.clone()])?.swap_remove(0));
+        let classes = argmax_rows(&engine.run(vec![batch.clone()])?.swap_remove(0));
         let agree = reference.as_ref().map(|r| agreement(r, &classes));
         if reference.is_none() {
             reference = Some(classes);
