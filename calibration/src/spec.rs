@@ -189,6 +189,67 @@ pub fn fake_quant(x: f32, scale: f32, zero_point: i32, qmin: i32, qmax: i32) -> 
     (q - zero_point) as f32 * scale
 }
 
+impl QuantParams {
+    /// `QuantizeLinear` on every value of a row-major tensor shaped `dims`, with its channel's
+    /// scale and zero point along `axis` (or the tensor's). `None` when these parameters do not
+    /// fit `dims`: an axis past its rank, or a channel count other than `dims[axis]`.
+    ///
+    /// ```
+    /// use calibr8_calibration::{QuantDtype, QuantParams, QuantSpec, Scheme};
+    /// let spec = QuantSpec { dtype: QuantDtype::Int8, scheme: Scheme::Symmetric, narrow_range: true };
+    /// let p = QuantParams { scale: vec![1.0, 0.5], zero_point: vec![0, 0], axis: Some(0), spec };
+    /// assert_eq!(p.quantize_all(&[1.0, 2.0, 1.0, 2.0], &[2, 2]), Some(vec![1, 2, 2, 4]));
+    /// assert_eq!(p.quantize_all(&[1.0; 6], &[3, 2]), None); // 3 channels, 2 scales
+    /// ```
+    pub fn quantize_all(&self, values: &[f32], dims: &[usize]) -> Option<Vec<i32>> {
+        let (qmin, qmax) = (self.spec.qmin(), self.spec.qmax());
+        let at = self.element_params(dims)?;
+        Some(
+            values
+                .iter()
+                .enumerate()
+                .map(|(ix, &v)| {
+                    let (scale, zero_point) = at(ix);
+                    quantize_value(v, scale, zero_point, qmin, qmax)
+                })
+                .collect(),
+        )
+    }
+
+    /// [`fake_quant`] on every value, per channel as [`QuantParams::quantize_all`]: what
+    /// `DequantizeLinear` gives back.
+    pub fn fake_quant_all(&self, values: &[f32], dims: &[usize]) -> Option<Vec<f32>> {
+        let (qmin, qmax) = (self.spec.qmin(), self.spec.qmax());
+        let at = self.element_params(dims)?;
+        Some(
+            values
+                .iter()
+                .enumerate()
+                .map(|(ix, &v)| {
+                    let (scale, zero_point) = at(ix);
+                    fake_quant(v, scale, zero_point, qmin, qmax)
+                })
+                .collect(),
+        )
+    }
+
+    /// Scale and zero point of element `ix` of a row-major tensor shaped `dims`.
+    fn element_params(&self, dims: &[usize]) -> Option<impl Fn(usize) -> (f32, i32) + '_> {
+        let n = self.scale.len();
+        let (channels, inner) = match self.axis {
+            Some(axis) if axis < dims.len() => (dims[axis], dims[axis + 1..].iter().product()),
+            Some(_) => return None,
+            None => (1, 1),
+        };
+        let fits = n == channels && self.zero_point.len() == n;
+        // `inner` is 0 only for an empty tensor, whose elements are never asked for.
+        fits.then_some(move |ix: usize| {
+            let c = (ix / inner.max(1)) % channels;
+            (self.scale[c], self.zero_point[c])
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,7 @@
 use crate::error::{Error, Result};
 use burn::module::{Module, ModuleMapper, Param};
 use burn::tensor::{Tensor, TensorData};
-use calibr8_calibration::{fake_quant, QuantParams};
+use calibr8_calibration::QuantParams;
 use calibr8_core::plan::TensorRole;
 use calibr8_core::QuantizedModel;
 use std::collections::BTreeMap;
@@ -115,7 +115,7 @@ impl ModuleMapper for FakeQuantWeights<'_> {
 }
 
 /// `dequantize(quantize(x))` elementwise, per channel along `params.axis` (or per tensor),
-/// computed on the host with calibr8's own [`fake_quant`], then put back on `x`'s device.
+/// computed on the host with [`QuantParams::fake_quant_all`], then put back on `x`'s device.
 pub fn fake_quant_tensor<const D: usize>(
     x: Tensor<D>,
     params: &QuantParams,
@@ -124,36 +124,16 @@ pub fn fake_quant_tensor<const D: usize>(
     let device = x.device();
     let dims = x.dims();
     let values = crate::quantize::to_ndarray(x, name)?;
-    let channels = params.scale.len();
-    let (axis_len, inner) = match params.axis {
-        Some(axis) if axis < D => (dims[axis], dims[axis + 1..].iter().product::<usize>()),
-        None => (1, 1),
-        Some(axis) => {
-            return Err(Error::Mismatch {
-                tensor: name.into(),
-                reason: format!("channel axis {axis} is outside the parameter's {D} dimensions"),
-            })
-        }
-    };
-    if axis_len != channels || params.zero_point.len() != channels {
-        return Err(Error::Mismatch {
-            tensor: name.into(),
-            reason: format!(
-                "{channels} scale(s) for a parameter shaped {dims:?} (axis {:?}); recalibrate \
+    let values: Vec<f32> = values.iter().copied().collect();
+    let out = params.fake_quant_all(&values, &dims).ok_or_else(|| Error::Mismatch {
+        tensor: name.into(),
+        reason: format!(
+            "{} scale(s) on axis {:?} do not fit a parameter shaped {dims:?}; recalibrate \
                  the module as it is now",
-                params.axis
-            ),
-        });
-    }
-    let (qmin, qmax) = (params.spec.qmin(), params.spec.qmax());
-    let out: Vec<f32> = values
-        .iter()
-        .enumerate()
-        .map(|(ix, &v)| {
-            let c = (ix / inner) % axis_len;
-            fake_quant(v, params.scale[c], params.zero_point[c], qmin, qmax)
-        })
-        .collect();
+            params.scale.len(),
+            params.axis
+        ),
+    })?;
     Ok(Tensor::from_data(TensorData::new(out, dims), &device))
 }
 

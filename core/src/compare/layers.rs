@@ -57,24 +57,15 @@ pub fn weight_metrics(q: &QuantizedModel) -> Result<Vec<TensorMetrics>> {
                 path: q.model.origin.clone(),
                 reason: format!("weight '{name}' {reason}"),
             })?;
-        let p = &t.params;
-        let (qmin, qmax) = (p.spec.qmin(), p.spec.qmax());
-        let (inner, channels) = match p.axis {
-            Some(axis) if axis < dims.len() => {
-                (dims[axis + 1..].iter().product::<usize>(), dims[axis])
-            }
-            _ => (1, 1),
-        };
-        let dequantized: Vec<f32> = values
-            .iter()
-            .enumerate()
-            .map(|(ix, &v)| {
-                let c = if channels > 1 { (ix / inner) % channels } else { 0 };
-                let scale = p.scale.get(c).or(p.scale.first()).copied().unwrap_or(1.0);
-                let zp = p.zero_point.get(c).or(p.zero_point.first()).copied().unwrap_or(0);
-                calibr8_calibration::fake_quant(v, scale, zp, qmin, qmax)
-            })
-            .collect();
+        let dequantized =
+            t.params.fake_quant_all(&values, &dims).ok_or_else(|| Error::InvalidModel {
+                path: q.model.origin.clone(),
+                reason: format!(
+                    "weight '{name}' shaped {dims:?} does not fit its {} scale(s) on axis {:?}",
+                    t.params.scale.len(),
+                    t.params.axis
+                ),
+            })?;
         let shape = vec![values.len()];
         let reference = ndarray::ArrayD::from_shape_vec(shape.clone(), values)
             .map_err(|e| Error::backend("compare", e))?;

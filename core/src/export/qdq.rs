@@ -9,7 +9,7 @@
 use crate::graph::attr_i;
 use crate::internal::*;
 use crate::plan::TensorRole;
-use calibr8_calibration::{quantize_value, QuantDtype, QuantParams};
+use calibr8_calibration::{QuantDtype, QuantParams};
 use std::collections::{HashMap, HashSet};
 use tract_onnx::pb;
 
@@ -80,7 +80,8 @@ pub fn qdq_model(q: &QuantizedModel) -> Result<OnnxModel> {
                     &values,
                     &dims,
                     params,
-                ));
+                    &origin,
+                )?);
                 let dq = node(
                     &format!("{name}.dequant"),
                     "DequantizeLinear",
@@ -212,42 +213,42 @@ pub(super) fn zero_point_tensor(name: &str, params: &QuantParams) -> pb::TensorP
     }
 }
 
-/// The weight quantized with its (narrow-range) parameters, channel by channel.
+/// The weight quantized with its (narrow-range) parameters, channel by channel. An error when
+/// the parameters do not fit the weight's shape (`origin` names the model).
 pub(super) fn quantized_weight(
     name: &str,
     values: &[f32],
     dims: &[usize],
     params: &QuantParams,
-) -> pb::TensorProto {
-    let (qmin, qmax) = (params.spec.qmin(), params.spec.qmax());
-    // Stride pattern: index -> channel along `axis`.
-    let (inner, channels) = match params.axis {
-        Some(axis) => (dims[axis + 1..].iter().product::<usize>(), dims[axis]),
-        None => (1, 1),
-    };
-    let data: Vec<u8> = values
-        .iter()
-        .enumerate()
-        .map(|(ix, &v)| {
-            let c = if channels > 1 { (ix / inner) % channels } else { 0 };
-            let q = quantize_value(v, params.scale[c], params.zero_point[c], qmin, qmax);
-            match params.spec.dtype {
-                QuantDtype::Int8 => q as i8 as u8,
-                QuantDtype::Uint8 => q as u8,
-            }
+    origin: &str,
+) -> Result<pb::TensorProto> {
+    let q = params.quantize_all(values, dims).ok_or_else(|| Error::InvalidModel {
+        path: origin.to_string(),
+        reason: format!(
+            "weight '{name}' shaped {dims:?} does not fit its {} scale(s) on axis {:?}; \
+             quantize the model again",
+            params.scale.len(),
+            params.axis
+        ),
+    })?;
+    let data: Vec<u8> = q
+        .into_iter()
+        .map(|q| match params.spec.dtype {
+            QuantDtype::Int8 => q as i8 as u8,
+            QuantDtype::Uint8 => q as u8,
         })
         .collect();
     let data_type = match params.spec.dtype {
         QuantDtype::Int8 => INT8,
         QuantDtype::Uint8 => UINT8,
     };
-    pb::TensorProto {
+    Ok(pb::TensorProto {
         name: name.to_string(),
         dims: dims.iter().map(|&d| d as i64).collect(),
         data_type,
         raw_data: data,
         ..Default::default()
-    }
+    })
 }
 
 /// Rewrites the ops whose signature changed between opsets 11/12 and 13, then declares opset 13.

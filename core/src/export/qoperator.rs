@@ -338,7 +338,7 @@ impl Emitter {
                 path: origin.to_string(),
                 reason: format!("weight '{name}' {reason}"),
             })?;
-            let mut t = quantized_weight(&qname, &values, &dims, &w.params);
+            let mut t = quantized_weight(&qname, &values, &dims, &w.params, origin)?;
             if trans_b {
                 let (rows, cols) = (dims[0], dims[1]);
                 let src = std::mem::take(&mut t.raw_data);
