@@ -83,7 +83,14 @@ fn end_to_end(c: &mut Criterion) {
                     .prepare(Lowering::Float(&model), &EngineOptions::default())
                     .expect("tract prepares the model");
                 for batch in data.batches() {
-                    black_box(engine.run(batch.expect("batch")).expect("runs"));
+                    let batch = calibr8::core::data::bind(
+                        &model.inputs(),
+                        &model.origin,
+                        calib,
+                        batch.expect("batch"),
+                    )
+                    .expect("bundled data fits the model");
+                    black_box(engine.run(batch).expect("runs"));
                 }
             })
         });

@@ -40,7 +40,7 @@ fn inference(c: &mut Criterion) {
             let mut engine =
                 backend.prepare(lowering, &EngineOptions::default()).expect("prepares");
             group.bench_with_input(BenchmarkId::new(name, precision), &x, |b, x| {
-                b.iter(|| engine.run(vec![x.clone()]).expect("runs"))
+                b.iter(|| engine.run_f32(vec![x.clone()]).expect("runs"))
             });
         }
     }

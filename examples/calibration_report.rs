@@ -15,6 +15,7 @@
 
 use calibr8::calibration::{Method, ObserverConfig, TensorObserver};
 use calibr8::core::npy::read_npy_f32;
+use calibr8::core::data::bind;
 use calibr8::core::Batch;
 use calibr8::prelude::*;
 use calibr8::tract::TractBackend;
@@ -76,7 +77,7 @@ impl CalibrationData for Repeated {
                         *x *= gain * (1.0 + 0.05 * jitter(rep, i));
                     }
                 }
-                Ok(vec![b])
+                Ok(calibr8::TensorMap::single(calibr8::core::data::UNNAMED, b))
             })
         }))
     }
@@ -102,7 +103,8 @@ fn best_of(reps: usize, mut f: impl FnMut() -> anyhow::Result<()>) -> anyhow::Re
 fn plain_inference(model: &OnnxModel, data: &dyn CalibrationData) -> anyhow::Result<()> {
     let mut engine = TractBackend.prepare(Lowering::Float(model), &EngineOptions::default())?;
     for batch in data.batches() {
-        std::hint::black_box(engine.run(batch?)?);
+        let batch = bind(&model.inputs(), &model.origin, &data.name(), batch?)?;
+        std::hint::black_box(engine.run(batch)?);
     }
     Ok(())
 }
@@ -118,19 +120,13 @@ fn capture(
     let captured: Vec<String> = names.iter().filter(|n| !inputs.contains(n)).cloned().collect();
     let options = EngineOptions { capture: captured.clone(), ..EngineOptions::default() };
     let mut engine = TractBackend.prepare(Lowering::Float(model), &options)?;
-    let n_out = engine.output_names().len() - captured.len();
     let mut out: Vec<(String, Vec<ArrayD<f32>>)> =
         names.iter().map(|n| (n.clone(), Vec::new())).collect();
     for batch in data.batches() {
-        let batch = batch?;
+        let batch = bind(&model.inputs(), &model.origin, &data.name(), batch?)?;
         let outputs = engine.run(batch.clone())?;
         for (name, arrays) in out.iter_mut() {
-            let a = match inputs.iter().position(|i| i == name) {
-                Some(i) => batch[i].clone(),
-                None => {
-                    outputs[n_out + captured.iter().position(|c| c == name).unwrap_or(0)].clone()
-                }
-            };
+            let a = batch.f32(name).or_else(|_| outputs.f32(name))?;
             arrays.push(a.as_standard_layout().into_owned());
         }
     }

@@ -41,8 +41,8 @@ pub use calibr8_core as core;
 pub use calibr8_core::compare;
 pub use calibr8_core::{
     export, quantize_with, quantize_with_progress, Backend, CalibrationData, ConfigRule, Engine,
-    EngineOptions, Error, InMemory, Lowering, NpySource, OnnxModel, Precision, Progress,
-    QuantConfig, QuantPlan, QuantizedModel, Result, TensorQuant,
+    ElemType, EngineOptions, Error, InMemory, Lowering, NpySource, OnnxModel, Precision, Progress,
+    QuantConfig, QuantPlan, QuantizedModel, Result, TensorMap, TensorQuant, TensorValue,
 };
 #[cfg(feature = "tensorrt")]
 pub use calibr8_tensorrt as tensorrt;
@@ -107,7 +107,7 @@ pub mod prelude {
     pub use crate::export::{write_artifacts, ArtifactOptions, TrtVersion};
     pub use crate::{
         Backend, CalibrationData, ConfigRule, Engine, EngineOptions, InMemory, Lowering, NpySource,
-        OnnxModel, Precision, QuantConfig, QuantizedModel,
+        OnnxModel, Precision, QuantConfig, QuantizedModel, TensorMap, TensorValue,
     };
     pub use calibr8_calibration::{Granularity, Method, QuantDtype, Scheme};
 }

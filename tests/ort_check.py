@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Independent check of an exported QDQ model, called by tests/pipeline.rs.
 
-usage: ort_check.py MODEL.onnx INPUT.npy OUTPUT.npy
+usage: ort_check.py MODEL.onnx INPUT.npy|INPUTS.npz OUTPUT.npy
 
 1. onnx.checker.check_model(full_check=True) — the model is valid ONNX with consistent types.
 2. ONNX Runtime (CPU, all graph optimizations, i.e. real int8 kernels where it fuses Q/DQ) runs
-   INPUT.npy and writes the first output to OUTPUT.npy.
+   INPUT.npy (the model's first input) or INPUTS.npz (one array per input name) and writes the
+   first output to OUTPUT.npy.
 Exit code 0 on success; any failure prints the reason and exits non-zero.
 """
 import sys
@@ -23,9 +24,11 @@ def main() -> int:
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.intra_op_num_threads = 1
     session = ort.InferenceSession(model_path, options, providers=["CPUExecutionProvider"])
-    x = np.load(input_path)
-    name = session.get_inputs()[0].name
-    (y, *_) = session.run(None, {name: x})
+    if input_path.endswith(".npz"):
+        feeds = dict(np.load(input_path))
+    else:
+        feeds = {session.get_inputs()[0].name: np.load(input_path)}
+    (y, *_) = session.run(None, feeds)
     np.save(output_path, y.astype(np.float32))
     return 0
 

@@ -20,15 +20,12 @@ const LABELS: &str = "examples/digits/eval_labels.npy";
 
 fn eval_data() -> (ArrayD<f32>, Vec<i64>) {
     let x = calibr8::core::npy::read_npy_f32(EVAL).unwrap();
-    let labels = match calibr8::core::npy::read_npy(LABELS).unwrap() {
-        calibr8::core::npy::NpyArray::I64(a) => a.iter().copied().collect(),
-        other => panic!("labels are not integers: {other:?}"),
-    };
+    let labels = calibr8::compare::Labels::load(LABELS).unwrap().values;
     (x, labels)
 }
 
 fn run(engine: &mut dyn Engine, x: &ArrayD<f32>) -> ArrayD<f32> {
-    engine.run(vec![x.clone()]).unwrap().remove(0)
+    engine.run_f32(vec![x.clone()]).unwrap().remove(0)
 }
 
 fn accuracy(logits: &ArrayD<f32>, labels: &[i64]) -> f64 {

@@ -2,6 +2,7 @@
 //! libraries and devices exist, then prepares an engine for one model.
 
 use crate::internal::*;
+use crate::tensor::TensorMap;
 use ndarray::ArrayD;
 
 /// What a backend is asked to run.
@@ -34,20 +35,51 @@ pub struct EngineOptions {
     pub float_precision: Option<Precision>,
 }
 
-/// A prepared model that runs batches.
+/// A prepared model that runs batches of named, typed tensors.
 pub trait Engine: Send {
-    /// The model's input names, in the order `run` takes them.
+    /// The model's input names, in model order.
     fn input_names(&self) -> &[String];
     /// The names of what `run` returns: model outputs, then captured tensors.
     fn output_names(&self) -> &[String];
-    /// Runs one batch: one array per input, in [`Engine::input_names`] order.
-    fn run(&mut self, inputs: Vec<ArrayD<f32>>) -> Result<Vec<ArrayD<f32>>>;
+    /// Runs one batch: one tensor per input name (any order; every input exactly once).
+    /// Returns every tensor of [`Engine::output_names`], in that order, with its own type
+    /// (float outputs float32, index outputs int64, ...).
+    fn run(&mut self, inputs: TensorMap) -> Result<TensorMap>;
+
+    /// Convenience for float-input models: `inputs` in [`Engine::input_names`] order, outputs
+    /// as float32 in [`Engine::output_names`] order.
+    ///
+    /// ```no_run
+    /// # fn demo(engine: &mut dyn calibr8_core::Engine) -> calibr8_core::Result<()> {
+    /// let logits = engine.run_f32(vec![ndarray::ArrayD::zeros(vec![1, 1, 8, 8])])?.remove(0);
+    /// # Ok(()) }
+    /// ```
+    fn run_f32(&mut self, inputs: Vec<ArrayD<f32>>) -> Result<Vec<ArrayD<f32>>> {
+        if inputs.len() != self.input_names().len() {
+            return Err(Error::data(
+                "<arrays>",
+                format!(
+                    "gives {} array(s) for {} input(s) ({})",
+                    inputs.len(),
+                    self.input_names().len(),
+                    self.input_names().join(", ")
+                ),
+            ));
+        }
+        let named: TensorMap = self
+            .input_names()
+            .iter()
+            .cloned()
+            .zip(inputs.into_iter().map(crate::tensor::TensorValue::F32))
+            .collect();
+        Ok(self.run(named)?.into_f32())
+    }
 }
 
 /// An execution backend (tract, burn, TensorRT, ...).
 pub trait Backend: Send + Sync {
     /// Short name used by the CLI and in reports (`tract`, `tensorrt`).
-    fn name(&self) -> String;
+    fn name(&self) -> &str;
     /// Probes libraries and devices; an error says what to install.
     fn check(&self) -> Result<()> {
         Ok(())

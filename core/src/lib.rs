@@ -27,10 +27,12 @@ pub mod ops;
 pub mod plan;
 pub mod quantize;
 pub mod quantized;
+pub mod tensor;
 
 pub use backend::{Backend, Engine, EngineOptions, Lowering};
 pub use config::{ConfigRule, Precision, QuantConfig, Target};
 pub use data::{Batch, CalibrationData, InMemory, NpySource};
+pub use tensor::{ElemType, TensorMap, TensorValue};
 pub use error::{Error, Result};
 pub use graph::Graph;
 pub use model::{OnnxModel, ValueInfo};

@@ -27,6 +27,8 @@ pub struct ValueInfo {
     pub elem_type: i32,
     /// Dimensions; `None` where the model declares a symbolic or unknown size.
     pub dims: Vec<Option<usize>>,
+    /// Whether the model declares a shape at all (empty `dims` is then a scalar).
+    pub shape_known: bool,
 }
 
 impl OnnxModel {
@@ -126,7 +128,7 @@ pub(crate) fn default_opset(proto: &pb::ModelProto) -> i64 {
 fn value_info(v: &pb::ValueInfoProto) -> ValueInfo {
     use pb::tensor_shape_proto::dimension::Value;
     use pb::type_proto::Value as TypeValue;
-    let (elem_type, dims) = match v.r#type.as_ref().and_then(|t| t.value.as_ref()) {
+    let (elem_type, dims, shape_known) = match v.r#type.as_ref().and_then(|t| t.value.as_ref()) {
         Some(TypeValue::TensorType(t)) => {
             let dims = t
                 .shape
@@ -141,9 +143,9 @@ fn value_info(v: &pb::ValueInfoProto) -> ValueInfo {
                         .collect()
                 })
                 .unwrap_or_default();
-            (t.elem_type, dims)
+            (t.elem_type, dims, t.shape.is_some())
         }
-        _ => (0, vec![]),
+        _ => (0, vec![], false),
     };
-    ValueInfo { name: v.name.clone(), elem_type, dims }
+    ValueInfo { name: v.name.clone(), elem_type, dims, shape_known }
 }

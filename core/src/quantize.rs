@@ -2,10 +2,10 @@
 //! calibration data on a backend, and return the annotated model.
 
 use crate::backend::{Backend, EngineOptions, Lowering};
-use crate::data::{Batch, CalibrationData};
+use crate::data::{bind, CalibrationData};
 use crate::graph::tensor_f32;
 use crate::internal::*;
-use crate::model::ValueInfo;
+use crate::tensor::TensorMap;
 use crate::plan::{QuantPlan, TensorTarget};
 use calibr8_calibration::{ObserverConfig, TensorObserver, TensorRange};
 use rayon::prelude::*;
@@ -137,7 +137,6 @@ pub fn observe_activations(
 ) -> Result<Vec<(String, TensorObserver)>> {
     let method = config.activation_method()?;
     let graph_inputs = model.inputs();
-    let input_names: Vec<String> = graph_inputs.iter().map(|i| i.name.clone()).collect();
     let targets: Vec<&TensorTarget> = plan.activations().collect();
     let mut observers: Vec<(String, TensorObserver)> = targets
         .iter()
@@ -149,29 +148,17 @@ pub fn observe_activations(
     if observers.is_empty() {
         return Ok(observers);
     }
-    // Graph inputs are observed from the batch itself; everything else is captured. Where each
-    // observer's tensor comes from is decided once, not per batch.
-    enum Source {
-        Input(usize),
-        Captured(usize),
-    }
-    let mut capture: Vec<String> = vec![];
-    let sources: Vec<Source> = targets
+    // Graph inputs are observed from the batch itself; everything else is captured.
+    let capture: Vec<String> = targets
         .iter()
-        .map(|t| match input_names.iter().position(|i| *i == t.tensor) {
-            Some(i) => Source::Input(i),
-            None => {
-                capture.push(t.tensor.clone());
-                Source::Captured(capture.len() - 1)
-            }
-        })
+        .filter(|t| graph_inputs.iter().all(|i| i.name != t.tensor))
+        .map(|t| t.tensor.clone())
         .collect();
-    let reads_inputs = sources.iter().any(|s| matches!(s, Source::Input(_)));
+    let reads_inputs = capture.len() < targets.len();
     let mut engine = backend.prepare(
         Lowering::Float(model),
-        &EngineOptions { capture: capture.clone(), ..EngineOptions::default() },
+        &EngineOptions { capture, ..EngineOptions::default() },
     )?;
-    let n_outputs = engine.output_names().len() - capture.len();
     let source_name = data.name();
     let mut pass = 1;
     // Which observers take part in the current pass (all in the first; in two-pass mode only
@@ -179,34 +166,39 @@ pub fn observe_activations(
     let mut in_pass = vec![true; observers.len()];
     loop {
         for (ix, batch) in data.batches().enumerate() {
-            let batch = batch?;
-            check_batch(&graph_inputs, &model.origin, &source_name, &batch)?;
+            let batch = bind(&graph_inputs, &model.origin, &source_name, batch?)?;
             // The engine consumes its inputs; keep a copy only if an input is observed.
             let (outputs, batch) = if reads_inputs {
                 (engine.run(batch.clone())?, batch)
             } else {
-                (engine.run(batch)?, vec![])
-            };
-            let tensor_of = |source: &Source| -> &ndarray::ArrayD<f32> {
-                match *source {
-                    Source::Input(i) => &batch[i],
-                    Source::Captured(c) => &outputs[n_outputs + c],
-                }
+                (engine.run(batch)?, TensorMap::new())
             };
             // Every observer runs; the first error in observer (name) order is reported, so
             // the message does not depend on thread scheduling.
-            let results: Vec<Result<(), calibr8_calibration::Error>> = observers
+            let results: Vec<Result<(), Error>> = observers
                 .par_iter_mut()
                 .zip(&in_pass)
-                .zip(&sources)
-                .map(|(((_, observer), active), source)| {
+                .map(|((name, observer), active)| {
                     if !active {
                         return Ok(());
                     }
-                    let array = tensor_of(source);
+                    let value = batch.get(name).or_else(|| outputs.get(name)).ok_or_else(|| {
+                        Error::backend(
+                            backend.name(),
+                            format!("returned no tensor '{name}' though it was asked to capture it"),
+                        )
+                    })?;
+                    let array = value.as_f32().ok_or_else(|| Error::data(
+                        name.as_str(),
+                        format!(
+                            "is {}; only float tensors are calibrated (exclude the node that \
+                             reads it from quantization)",
+                            value.elem_type()
+                        ),
+                    ))?;
                     let array = array.as_standard_layout();
                     let values = array.as_slice().unwrap_or_default();
-                    observer.observe(values, array.shape())
+                    Ok(observer.observe(values, array.shape())?)
                 })
                 .collect();
             results.into_iter().collect::<Result<Vec<()>, _>>()?;
@@ -225,60 +217,4 @@ pub fn observe_activations(
         }
     }
     Ok(observers)
-}
-
-/// Checks a batch from `source` against the declared `inputs` of the model at `origin`: count,
-/// finiteness, rank and every fixed dimension.
-pub fn check_batch(inputs: &[ValueInfo], origin: &str, source: &str, batch: &Batch) -> Result<()> {
-    if batch.len() != inputs.len() {
-        return Err(Error::data(
-            source,
-            format!(
-                "gives {} array(s) per batch but {} has {} input(s): {}",
-                batch.len(),
-                origin,
-                inputs.len(),
-                inputs.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", ")
-            ),
-        ));
-    }
-    for (array, input) in batch.iter().zip(inputs) {
-        // NaN/Inf in the data would surface downstream under some other tensor's name.
-        if let Some((ix, v)) = array.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-            let per_sample = array.len() / array.shape().first().copied().unwrap_or(1).max(1);
-            return Err(Error::data(
-                source,
-                format!(
-                    "input '{}' holds the non-finite value {v} (sample {} of the batch, flat index \
-                     {ix}); calibration data must be finite",
-                    input.name,
-                    ix / per_sample.max(1)
-                ),
-            ));
-        }
-        if input.dims.is_empty() {
-            continue;
-        }
-        let shape = array.shape();
-        let fits = shape.len() == input.dims.len()
-            && shape.iter().zip(&input.dims).all(|(s, d)| d.is_none_or(|d| d == *s));
-        if !fits {
-            let declared: Vec<String> = input
-                .dims
-                .iter()
-                .map(|d| d.map(|d| d.to_string()).unwrap_or_else(|| "?".into()))
-                .collect();
-            return Err(Error::data(
-                source,
-                format!(
-                    "batch shaped {shape:?} does not fit input '{}' of {} declared [{}]; \
-                     data must be [samples, ...] matching the model input",
-                    input.name,
-                    origin,
-                    declared.join(", ")
-                ),
-            ));
-        }
-    }
-    Ok(())
 }

@@ -23,7 +23,7 @@ use burn::prelude::*;
 use calibr8_burn::ActivationFakeQuant;
 use calibr8_core::compare::argmax_rows;
 use calibr8_core::export::{write_artifacts, ArtifactOptions};
-use calibr8_core::npy::{read_npy, read_npy_f32, NpyArray};
+use calibr8_core::npy::read_npy_f32;
 use calibr8_core::{Backend, EngineOptions, Lowering, QuantConfig};
 use ndarray::{ArrayD, Axis};
 use std::time::Instant;
@@ -89,10 +89,7 @@ fn images(a: &ArrayD<f32>, device: &Device) -> Tensor<4> {
 }
 
 fn labels(path: &str) -> anyhow::Result<Vec<i64>> {
-    match read_npy(path)? {
-        NpyArray::I64(a) => Ok(a.iter().copied().collect()),
-        NpyArray::F32(_) => anyhow::bail!("{path}: expected int64 labels"),
-    }
+    Ok(calibr8_core::compare::Labels::load(path)?.values)
 }
 
 fn top1(pred: &[usize], y: &[i64]) -> f64 {
@@ -153,7 +150,7 @@ fn burn_logits(
 
 fn tract_logits(lowering: Lowering<'_>, x: &ArrayD<f32>) -> anyhow::Result<ArrayD<f32>> {
     let mut engine = calibr8_tract::TractBackend.prepare(lowering, &EngineOptions::default())?;
-    let mut out = engine.run(vec![x.clone()])?;
+    let mut out = engine.run_f32(vec![x.clone()])?;
     Ok(out.remove(0))
 }
 

@@ -13,20 +13,19 @@
 //!
 //! ```
 //! use calibr8_burn::backend::BurnBackend;
-//! use calibr8_core::{Backend, EngineOptions, Lowering, OnnxModel};
+//! use calibr8_core::{Backend, EngineOptions, Lowering, OnnxModel, TensorMap};
 //! let model = OnnxModel::load("../../examples/digits/digits_cnn.onnx")?;
 //! let options = EngineOptions { capture: vec!["relu1_out".into()], ..Default::default() };
 //! let mut engine = BurnBackend::default().prepare(Lowering::Float(&model), &options)?;
-//! let out = engine.run(vec![ndarray::ArrayD::zeros(vec![2, 1, 8, 8])])?;
-//! assert_eq!(out[0].shape(), &[2, 10]);
-//! assert_eq!(out[1].shape(), &[2, 16, 8, 8]);
+//! let out = engine.run(TensorMap::single("input", ndarray::ArrayD::<f32>::zeros(vec![2, 1, 8, 8])))?;
+//! assert_eq!(out.f32("output")?.shape(), &[2, 10]);
+//! assert_eq!(out.f32("relu1_out")?.shape(), &[2, 16, 8, 8]);
 //! # Ok::<(), calibr8_core::Error>(())
 //! ```
 
 use crate::engine::Interpreter;
 use burn::tensor::Device;
-use calibr8_core::{Backend, Engine, EngineOptions, Error, Lowering, Precision, Result};
-use ndarray::ArrayD;
+use calibr8_core::{Backend, Engine, EngineOptions, Error, Lowering, Precision, Result, TensorMap};
 
 /// The burn backend: an ONNX interpreter over burn tensors on `device`.
 #[derive(Clone, Debug)]
@@ -60,15 +59,15 @@ pub struct BurnEngine {
 }
 
 impl Backend for BurnBackend {
-    fn name(&self) -> String {
-        "burn".into()
+    fn name(&self) -> &str {
+        "burn"
     }
 
     fn prepare(&self, lowering: Lowering<'_>, options: &EngineOptions) -> Result<Box<dyn Engine>> {
         // Fail loud rather than hand back an fp32 number labelled fp16.
         if let Some(p @ (Precision::Fp16 | Precision::Int8)) = options.float_precision {
             return Err(Error::Unsupported {
-                backend: self.name(),
+                backend: self.name().into(),
                 what: format!(
                     "float lowering in {p}: it runs float in fp32 only; leave \
                      EngineOptions::float_precision unset or Fp32 (the TensorRT backend runs fp16)"
@@ -97,7 +96,7 @@ impl Engine for BurnEngine {
         self.interpreter.output_names()
     }
 
-    fn run(&mut self, inputs: Vec<ArrayD<f32>>) -> Result<Vec<ArrayD<f32>>> {
+    fn run(&mut self, inputs: TensorMap) -> Result<TensorMap> {
         self.interpreter.run(inputs)
     }
 }

@@ -99,7 +99,10 @@ impl Batches {
         let batches = batches
             .into_iter()
             .enumerate()
-            .map(|(ix, t)| Ok(vec![to_ndarray(t, &format!("calibration batch {ix}"))?]))
+            .map(|(ix, t)| {
+                let array = to_ndarray(t, &format!("calibration batch {ix}"))?;
+                Ok(calibr8_core::TensorMap::single(calibr8_core::data::UNNAMED, array))
+            })
             .collect::<Result<Vec<_>>>()?;
         if batches.is_empty() {
             return Err(Error::Tensor {

@@ -248,7 +248,7 @@ fn issue_4_burn_fake_quant_module_matches_tract_running_the_qdq_export() -> anyh
     let x = read_npy_f32(CALIB)?;
     let mut engine =
         calibr8_tract::TractBackend.prepare(Lowering::Quantized(&q), &EngineOptions::default())?;
-    let reference = engine.run(vec![x.clone()])?.remove(0);
+    let reference = engine.run_f32(vec![x.clone()])?.remove(0);
     let burn = calibr8_burn::to_ndarray(
         int8.forward_with(Tensor::cat(batches.clone(), 0), &acts),
         "logits",

@@ -55,7 +55,7 @@ fn run(
     let prepared = start.elapsed();
     let names = engine.output_names();
     assert_eq!(&names[names.len() - capture.len()..], capture, "{}", backend.name());
-    let out = engine.run(inputs.to_vec()).unwrap();
+    let out = engine.run_f32(inputs.to_vec()).unwrap();
     let origin = lowering.model().origin.clone();
     let batch = inputs[0].shape()[0];
     println!(
@@ -418,7 +418,7 @@ fn unsupported_op_is_an_error_naming_the_op_and_node() {
     let options = EngineOptions::default();
     // tract runs it (so the model is valid) ...
     let mut tract = TractBackend.prepare(Lowering::Float(&model), &options).unwrap();
-    let y = tract.run(vec![ArrayD::zeros(vec![4])]).unwrap();
+    let y = tract.run_f32(vec![ArrayD::zeros(vec![4])]).unwrap();
     assert_eq!(y[0].shape(), &[4]);
     // ... burn refuses it at preparation, saying which node and op.
     let err = BurnBackend::default().prepare(Lowering::Float(&model), &options).err().unwrap();
@@ -513,9 +513,9 @@ fn bad_shapes_at_run_time_are_errors_naming_the_input_or_node() {
     let (model, _) = load(DIGITS);
     let options = EngineOptions::default();
     let mut engine = BurnBackend::default().prepare(Lowering::Float(&model), &options).unwrap();
-    let err = engine.run(vec![ArrayD::zeros(vec![2, 1, 9, 9])]).err().unwrap().to_string();
+    let err = engine.run_f32(vec![ArrayD::zeros(vec![2, 1, 9, 9])]).err().unwrap().to_string();
     assert!(err.contains("input 'input'") && err.contains("[2, 1, 9, 9]"), "{err}");
-    let err = engine.run(vec![]).err().unwrap().to_string();
+    let err = engine.run_f32(vec![]).err().unwrap().to_string();
     assert!(err.contains("0 input arrays"), "{err}");
 
     // `x [4] + c [3]`: valid protobuf, shapes that do not broadcast. burn only sees it when the
@@ -538,6 +538,6 @@ fn bad_shapes_at_run_time_are_errors_naming_the_input_or_node() {
     });
     let model = OnnxModel::from_proto(proto, "bad_add.onnx").unwrap();
     let mut engine = BurnBackend::default().prepare(Lowering::Float(&model), &options).unwrap();
-    let err = engine.run(vec![ArrayD::zeros(vec![4])]).err().unwrap().to_string();
+    let err = engine.run_f32(vec![ArrayD::zeros(vec![4])]).err().unwrap().to_string();
     assert!(err.contains("'bad_add' (Add)") && err.contains("do not broadcast"), "{err}");
 }

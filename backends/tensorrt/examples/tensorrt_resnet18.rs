@@ -236,7 +236,8 @@ fn shown(path: &Path) -> String {
 
 fn first_batch(data: &NpySource) -> Result<ArrayD<f32>> {
     let batch = data.batches().next().ok_or_else(|| Error::data(data.name(), "is empty"))??;
-    batch.into_iter().next().ok_or_else(|| Error::data(data.name(), "has no input array"))
+    let first = batch.into_values().into_iter().next();
+    first.map(|v| v.into_f32()).ok_or_else(|| Error::data(data.name(), "has no input array"))
 }
 
 fn agreement(a: &[usize], b: &[usize]) -> f64 {
@@ -249,10 +250,10 @@ fn cpu_reference(model: &OnnxModel, q: &QuantizedModel, batch: &ArrayD<f32>) -> 
     let mut fp32 = TractBackend.prepare(Lowering::Float(model), &options)?;
     let mut qdq = TractBackend.prepare(Lowering::Quantized(q), &options)?;
     let t = Instant::now();
-    let reference = fp32.run(vec![batch.clone()])?.swap_remove(0);
+    let reference = fp32.run_f32(vec![batch.clone()])?.swap_remove(0);
     let fp32_ms = t.elapsed().as_secs_f64() * 1e3;
     let t = Instant::now();
-    let simulated = qdq.run(vec![batch.clone()])?.swap_remove(0);
+    let simulated = qdq.run_f32(vec![batch.clone()])?.swap_remove(0);
     let qdq_ms = t.elapsed().as_secs_f64() * 1e3;
     let (mut dot, mut rr, mut ss, mut noise) = (0f64, 0f64, 0f64, 0f64);
     for (&r, &s) in reference.iter().zip(simulated.iter()) {
@@ -395,7 +396,7 @@ fn benchmark_all(
             }
             Err(_) => "n/a".into(),
         };
-        let classes = argmax_rows(&engine.run(vec![batch.clone()])?.swap_remove(0));
+        let classes = argmax_rows(&engine.run_f32(vec![batch.clone()])?.swap_remove(0));
         let agree = reference.as_ref().map(|r| agreement(r, &classes));
         if reference.is_none() {
             reference = Some(classes);

@@ -8,7 +8,7 @@ use crate::internal::*;
 use crate::lower::{self, LoweringReport};
 use crate::plan::{BatchProfile, TrtOptions, TrtPlan};
 use crate::trt::{self, ExecutionContext, Logger, Runtime};
-use calibr8_core::{Backend, Engine, EngineOptions, Lowering};
+use calibr8_core::{Backend, Engine, EngineOptions, Lowering, TensorMap, TensorValue};
 use calibr8_tensorrt_sys as sys;
 use ndarray::ArrayD;
 use std::collections::BTreeMap;
@@ -89,8 +89,8 @@ impl TensorRtBackend {
 }
 
 impl Backend for TensorRtBackend {
-    fn name(&self) -> String {
-        crate::BACKEND.into()
+    fn name(&self) -> &str {
+        crate::BACKEND
     }
 
     fn check(&self) -> Result<()> {
@@ -295,7 +295,23 @@ impl Engine for TrtEngine {
         &self.outputs
     }
 
-    fn run(&mut self, inputs: Vec<ArrayD<f32>>) -> Result<Vec<ArrayD<f32>>> {
+    fn run(&mut self, mut named: TensorMap) -> Result<TensorMap> {
+        // The engine's buffers are float32: other input types are refused by name, not cast.
+        let inputs = self
+            .inputs
+            .iter()
+            .map(|name| match named.remove(name) {
+                Some(TensorValue::F32(a)) => Ok(a),
+                Some(other) => Err(Error::Unsupported {
+                    backend: crate::BACKEND.into(),
+                    what: format!(
+                        "input '{name}' of type {}: this backend binds float32 inputs only",
+                        other.elem_type()
+                    ),
+                }),
+                None => Err(Error::data(name.as_str(), "is a model input the batch gives no tensor for")),
+            })
+            .collect::<Result<Vec<ArrayD<f32>>>>()?;
         self.bind(&inputs)?;
         self.upload(&inputs)?;
         self.enqueue()?;
@@ -311,7 +327,9 @@ impl Engine for TrtEngine {
                     Error::backend(crate::BACKEND, format!("CUDA pinned access failed: {e}"))
                 })?[..len]
                     .to_vec();
-                ArrayD::from_shape_vec(shape, values).map_err(|e| Error::backend(crate::BACKEND, e))
+                let array = ArrayD::from_shape_vec(shape, values)
+                    .map_err(|e| Error::backend(crate::BACKEND, e))?;
+                Ok((name.clone(), TensorValue::F32(array)))
             })
             .collect()
     }

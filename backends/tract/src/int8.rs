@@ -19,7 +19,7 @@ use calibr8_core::{Backend, Engine, EngineOptions, Lowering, Result};
 /// let backend = calibr8_tract::TractInt8Backend;
 /// assert_eq!(backend.name(), "tract-int8");
 /// let mut engine = backend.prepare(Lowering::Float(&model), &EngineOptions::default())?;
-/// assert_eq!(engine.run(vec![ndarray::ArrayD::zeros(vec![1, 1, 8, 8])])?[0].shape(), &[1, 10]);
+/// assert_eq!(engine.run_f32(vec![ndarray::ArrayD::zeros(vec![1, 1, 8, 8])])?[0].shape(), &[1, 10]);
 /// # Ok::<(), calibr8_core::Error>(())
 /// ```
 #[derive(Clone, Copy, Debug, Default)]
@@ -40,8 +40,8 @@ impl TractInt8Backend {
 }
 
 impl Backend for TractInt8Backend {
-    fn name(&self) -> String {
-        "tract-int8".into()
+    fn name(&self) -> &str {
+        "tract-int8"
     }
 
     fn prepare(&self, lowering: Lowering<'_>, options: &EngineOptions) -> Result<Box<dyn Engine>> {

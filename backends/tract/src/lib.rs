@@ -3,23 +3,26 @@
 //! any intermediate tensor by its ONNX name, which is how calibration captures activations.
 //!
 //! ```
-//! use calibr8_core::{Backend, EngineOptions, Lowering, OnnxModel};
+//! use calibr8_core::{Backend, EngineOptions, Lowering, OnnxModel, TensorMap};
 //! let model = OnnxModel::load("../../examples/digits/digits_cnn.onnx")?;
 //! let options = EngineOptions { capture: vec!["relu1_out".into()], ..Default::default() };
 //! let mut engine = calibr8_tract::TractBackend.prepare(Lowering::Float(&model), &options)?;
-//! let out = engine.run(vec![ndarray::ArrayD::zeros(vec![2, 1, 8, 8])])?;
-//! assert_eq!(out[0].shape(), &[2, 10]);
-//! assert_eq!(out[1].shape(), &[2, 16, 8, 8]);
+//! let batch = TensorMap::single("input", ndarray::ArrayD::<f32>::zeros(vec![2, 1, 8, 8]));
+//! let out = engine.run(batch)?;
+//! assert_eq!(out.names().collect::<Vec<_>>(), ["output", "relu1_out"]);
+//! assert_eq!(out.f32("output")?.shape(), &[2, 10]);
+//! assert_eq!(out.f32("relu1_out")?.shape(), &[2, 16, 8, 8]);
 //! # Ok::<(), calibr8_core::Error>(())
 //! ```
 #![warn(missing_docs)]
 #![warn(clippy::unwrap_used)]
 
-use calibr8_core::{Backend, Engine, EngineOptions, Error, Lowering, OnnxModel, Result};
+use calibr8_core::{
+    Backend, Engine, EngineOptions, Error, Lowering, OnnxModel, Result, TensorMap, TensorValue,
+};
 
 mod int8;
 pub use int8::TractInt8Backend;
-use ndarray::ArrayD;
 use tract_onnx::prelude::{
     Datum, Framework, InferenceModelExt, IntoRunnable, IntoTValue, IntoTensor, TypedRunnableModel,
 };
@@ -40,8 +43,8 @@ pub(crate) fn err(e: impl std::fmt::Display) -> Error {
 }
 
 impl Backend for TractBackend {
-    fn name(&self) -> String {
-        "tract".into()
+    fn name(&self) -> &str {
+        "tract"
     }
 
     fn prepare(&self, lowering: Lowering<'_>, options: &EngineOptions) -> Result<Box<dyn Engine>> {
@@ -128,25 +131,64 @@ impl Engine for TractEngine {
         &self.outputs
     }
 
-    fn run(&mut self, inputs: Vec<ArrayD<f32>>) -> Result<Vec<ArrayD<f32>>> {
-        let values = inputs
-            .into_iter()
-            .map(|a| tract_onnx::prelude::Tensor::from(a).into_tvalue())
-            .collect();
-        let outputs = self.plan.run(values).map_err(err)?;
-        outputs
-            .into_iter()
-            .map(|v| {
-                let t = v.into_tensor();
-                // cast_to borrows when the tensor is already f32; into_owned would then copy
-                // every captured activation.
-                let t = if t.datum_type() == f32::datum_type() {
-                    t
-                } else {
-                    t.cast_to::<f32>().map_err(err)?.into_owned()
-                };
-                t.into_plain_array::<f32>().map_err(err)
+    fn run(&mut self, mut inputs: TensorMap) -> Result<TensorMap> {
+        let values = self
+            .inputs
+            .iter()
+            .map(|name| {
+                let value = inputs.remove(name).ok_or_else(|| {
+                    Error::data(name.as_str(), "is a model input the batch gives no tensor for")
+                })?;
+                Ok(to_tract(value).into_tvalue())
             })
+            .collect::<Result<_>>()?;
+        if let Some(extra) = inputs.names().next() {
+            return Err(Error::data(extra, "is not an input of the model"));
+        }
+        let outputs = self.plan.run(values).map_err(err)?;
+        self.outputs
+            .iter()
+            .zip(outputs)
+            .map(|(name, v)| Ok((name.clone(), from_tract(v.into_tensor())?)))
             .collect()
     }
+}
+
+/// A calibr8 tensor as a tract tensor (moved, not copied).
+pub(crate) fn to_tract(value: TensorValue) -> tract_onnx::prelude::Tensor {
+    use tract_onnx::prelude::Tensor;
+    match value {
+        TensorValue::F32(a) => Tensor::from(a),
+        TensorValue::F64(a) => Tensor::from(a),
+        TensorValue::I64(a) => Tensor::from(a),
+        TensorValue::I32(a) => Tensor::from(a),
+        TensorValue::I8(a) => Tensor::from(a),
+        TensorValue::U8(a) => Tensor::from(a),
+        TensorValue::Bool(a) => Tensor::from(a),
+        // TensorValue is non-exhaustive for users; this crate knows every variant it can get.
+        other => Tensor::from(other.into_f32()),
+    }
+}
+
+/// A tract tensor as a calibr8 tensor of the same type; types calibr8 does not carry (f16,
+/// quantized) are returned as float32.
+pub(crate) fn from_tract(t: tract_onnx::prelude::Tensor) -> Result<TensorValue> {
+    let dt = t.datum_type();
+    Ok(if dt == f32::datum_type() {
+        TensorValue::F32(t.into_plain_array::<f32>().map_err(err)?)
+    } else if dt == f64::datum_type() {
+        TensorValue::F64(t.into_plain_array::<f64>().map_err(err)?)
+    } else if dt == i64::datum_type() {
+        TensorValue::I64(t.into_plain_array::<i64>().map_err(err)?)
+    } else if dt == i32::datum_type() {
+        TensorValue::I32(t.into_plain_array::<i32>().map_err(err)?)
+    } else if dt == i8::datum_type() {
+        TensorValue::I8(t.into_plain_array::<i8>().map_err(err)?)
+    } else if dt == u8::datum_type() {
+        TensorValue::U8(t.into_plain_array::<u8>().map_err(err)?)
+    } else if dt == bool::datum_type() {
+        TensorValue::Bool(t.into_plain_array::<bool>().map_err(err)?)
+    } else {
+        TensorValue::F32(t.cast_to::<f32>().map_err(err)?.into_owned().into_plain_array::<f32>().map_err(err)?)
+    })
 }

@@ -30,7 +30,7 @@ fn quantize(model: &str, calib: &str) -> QuantizedModel {
 
 fn run(backend: &dyn Backend, q: &QuantizedModel, x: &ArrayD<f32>) -> ArrayD<f32> {
     let mut engine = backend.prepare(Lowering::Quantized(q), &EngineOptions::default()).unwrap();
-    engine.run(vec![x.clone()]).unwrap().remove(0)
+    engine.run_f32(vec![x.clone()]).unwrap().remove(0)
 }
 
 /// ONNX Runtime's output on `model` (after onnx.checker full_check), via tests/ort_check.py.
@@ -241,7 +241,7 @@ fn issue_5_nodes_without_output_ranges_stay_float_with_the_reason() {
     let mut a =
         TractInt8Backend.prepare(Lowering::Quantized(&q), &EngineOptions::default()).unwrap();
     let mut b = TractBackend.prepare(Lowering::Float(&model), &EngineOptions::default()).unwrap();
-    assert_eq!(a.run(vec![x.clone()]).unwrap(), b.run(vec![x]).unwrap());
+    assert_eq!(a.run_f32(vec![x.clone()]).unwrap(), b.run_f32(vec![x]).unwrap());
 }
 
 #[test]

@@ -6,7 +6,9 @@ use super::metrics::{MetricAccumulator, Metrics};
 use crate::backend::{Backend, EngineOptions, Lowering};
 use crate::data::CalibrationData;
 use crate::internal::*;
-use crate::npy::{read_npy, NpyArray};
+use crate::data::bind;
+use crate::npy::read_npy;
+use crate::tensor::{ElemType, TensorValue};
 use ndarray::ArrayD;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -25,23 +27,27 @@ impl Labels {
     pub fn load(path: impl AsRef<Path>) -> Result<Labels> {
         let path = path.as_ref();
         let source = path.display().to_string();
-        match read_npy(path)? {
-            NpyArray::I64(a) if a.ndim() == 1 => {
-                Ok(Labels { source, values: a.iter().copied().collect() })
+        let array = match read_npy(path)?.cast_losslessly(ElemType::I64) {
+            Some(TensorValue::I64(a)) => a,
+            _ => {
+                return Err(Error::data(
+                    source,
+                    "holds floats or booleans; labels must be integer class indices \
+                     (labels.astype('int64'))",
+                ))
             }
-            NpyArray::I64(a) => Err(Error::data(
+        };
+        if array.ndim() != 1 {
+            return Err(Error::data(
                 source,
                 format!(
                     "labels are shaped {:?}; they must be 1-D, one class index per sample \
                      (labels.reshape(-1))",
-                    a.shape()
+                    array.shape()
                 ),
-            )),
-            NpyArray::F32(_) => Err(Error::data(
-                source,
-                "holds floats; labels must be integer class indices (labels.astype('int64'))",
-            )),
+            ));
         }
+        Ok(Labels { source, values: array.iter().copied().collect() })
     }
 }
 
@@ -76,6 +82,7 @@ pub struct Evaluation<'a> {
     lowering: Lowering<'a>,
     data: &'a dyn CalibrationData,
     labels: Option<Labels>,
+    inputs: Vec<crate::ValueInfo>,
     output_names: Vec<String>,
     reference_outputs: Vec<Vec<ArrayD<f32>>>,
     batch_rows: Vec<usize>,
@@ -108,11 +115,9 @@ impl<'a> Evaluation<'a> {
         let mut reference_outputs = vec![];
         let mut batch_rows = vec![];
         for batch in data.batches() {
-            let batch = batch?;
-            crate::quantize::check_batch(&inputs, &model.origin, &data.name(), &batch)?;
-            batch_rows
-                .push(batch.first().map(|a| a.shape().first().copied().unwrap_or(1)).unwrap_or(0));
-            reference_outputs.push(engine.run(batch)?);
+            let batch = bind(&inputs, &model.origin, &data.name(), batch?)?;
+            batch_rows.push(batch.samples());
+            reference_outputs.push(engine.run(batch)?.into_f32());
         }
         let samples: usize = batch_rows.iter().sum();
         if let Some(labels) = &labels {
@@ -133,6 +138,7 @@ impl<'a> Evaluation<'a> {
             lowering,
             data,
             labels,
+            inputs,
             output_names,
             reference_outputs,
             batch_rows,
@@ -263,12 +269,12 @@ impl<'a> Evaluation<'a> {
         for ((batch, reference), &rows) in
             self.data.batches().zip(&self.reference_outputs).zip(&self.batch_rows)
         {
-            let batch = batch?;
+            let batch = bind(&self.inputs, &self.model().origin, &self.data.name(), batch?)?;
             let ref_captured = match &mut reference_engine {
-                Some(e) => e.run(batch.clone())?.split_off(n_out),
+                Some(e) => e.run(batch.clone())?.into_f32().split_off(n_out),
                 None => vec![],
             };
-            let got = engine.run(batch)?;
+            let got = engine.run(batch)?.into_f32();
             for (ix, acc) in outputs.iter_mut().enumerate() {
                 let labels = if ix == 0 {
                     self.batch_labels(&self.output_names[0], &reference[0], offset, rows)?

@@ -13,7 +13,7 @@ mod value;
 
 use burn::tensor::Device;
 use calibr8_core::{Error, OnnxModel, Result};
-use ndarray::ArrayD;
+use calibr8_core::{TensorMap, TensorValue};
 use std::collections::{HashMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use tract_onnx::pb;
@@ -203,20 +203,18 @@ impl Interpreter {
         Ok(out)
     }
 
-    /// Runs one batch: one array per input, outputs then captures.
-    pub(crate) fn run(&self, batch: Vec<ArrayD<f32>>) -> Result<Vec<ArrayD<f32>>> {
+    /// Runs one batch: one tensor per input name; returns outputs then captures, by name.
+    pub(crate) fn run(&self, mut batch: TensorMap) -> Result<TensorMap> {
         let err = |reason: String| Error::backend("burn", format!("{}: {reason}", self.origin));
-        if batch.len() != self.inputs.len() {
-            return Err(err(format!(
-                "{} input arrays given, the model takes {} ({})",
-                batch.len(),
-                self.inputs.len(),
-                self.input_names.join(", ")
-            )));
-        }
         let mut env: HashMap<String, Value> = HashMap::new();
-        for ((name, dims), array) in self.inputs.iter().zip(batch) {
-            let shape = array.shape().to_vec();
+        for (name, dims) in &self.inputs {
+            let value = batch.remove(name).ok_or_else(|| {
+                err(format!(
+                    "no tensor given for input '{name}' (the model takes {})",
+                    self.input_names.join(", ")
+                ))
+            })?;
+            let shape = value.shape().to_vec();
             let fits = dims.len() == shape.len()
                 && dims.iter().zip(&shape).all(|(d, s)| d.is_none_or(|d| d == *s));
             if !fits {
@@ -224,10 +222,29 @@ impl Interpreter {
                     "input '{name}' has shape {shape:?}, the model declares {dims:?}"
                 )));
             }
-            let values = array.as_standard_layout().iter().copied().collect();
-            let v = FloatValue::from_vec(values, &shape, &self.device)
-                .map_err(|e| err(format!("input '{name}': {e}")))?;
-            env.insert(name.clone(), Value::Float(v));
+            let v = match value {
+                TensorValue::F32(array) => {
+                    let values = array.as_standard_layout().iter().copied().collect();
+                    Value::Float(
+                        FloatValue::from_vec(values, &shape, &self.device)
+                            .map_err(|e| err(format!("input '{name}': {e}")))?,
+                    )
+                }
+                TensorValue::I64(a) => Value::Int(a),
+                TensorValue::I32(a) => Value::Int(a.mapv(i64::from)),
+                TensorValue::I8(a) => Value::Int(a.mapv(i64::from)),
+                TensorValue::U8(a) => Value::Int(a.mapv(i64::from)),
+                other => {
+                    return Err(err(format!(
+                        "input '{name}' is {}; the burn backend takes float32 and integer inputs",
+                        other.elem_type()
+                    )))
+                }
+            };
+            env.insert(name.clone(), v);
+        }
+        if let Some(extra) = batch.names().next() {
+            return Err(err(format!("'{extra}' is not an input of the model")));
         }
         for (n, drops) in self.steps.iter().zip(&self.drop_after) {
             let values = self.eval(n, &env)?;
@@ -247,10 +264,13 @@ impl Interpreter {
                     .get(name)
                     .or_else(|| self.constants.get(name))
                     .ok_or_else(|| err(format!("no node produced '{name}'")))?;
-                match v {
-                    Value::Float(f) => f.to_array().map_err(|e| err(format!("'{name}': {e}"))),
-                    Value::Int(a) => Ok(a.mapv(|x| x as f32)),
-                }
+                let value = match v {
+                    Value::Float(f) => TensorValue::F32(
+                        f.to_array().map_err(|e| err(format!("'{name}': {e}")))?,
+                    ),
+                    Value::Int(a) => TensorValue::I64(a.clone()),
+                };
+                Ok((name.clone(), value))
             })
             .collect()
     }

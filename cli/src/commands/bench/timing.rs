@@ -87,13 +87,13 @@ pub fn time(
     runs: usize,
 ) -> calibr8::Result<Stats> {
     for _ in 0..warmup {
-        engine.run(inputs.to_vec())?;
+        engine.run_f32(inputs.to_vec())?;
     }
     let mut ms = Vec::with_capacity(runs);
     for _ in 0..runs {
         let batch = inputs.to_vec();
         let started = Instant::now();
-        let out = engine.run(batch)?;
+        let out = engine.run_f32(batch)?;
         ms.push(started.elapsed().as_secs_f64() * 1e3);
         drop(out);
     }
