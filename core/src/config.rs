@@ -43,6 +43,14 @@ pub struct QuantConfig {
     pub num_bins: usize,
     /// NNI-style rules, applied in order; a later rule overrides an earlier one for the same node.
     pub config_list: Vec<ConfigRule>,
+    /// Fold BatchNormalization into the Conv / ConvTranspose / Gemm before it, as TensorRT and
+    /// ONNX Runtime do at deployment, so weights are quantized after the BN scaling.
+    pub fold_batchnorm: bool,
+    /// Dims for dynamic model inputs (`x: [1, 3, 48, 320]`), checked against the model; the
+    /// data must match them. Without it the calibration batches give the shapes. The exported
+    /// model keeps its dynamic dims.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub input_shapes: std::collections::BTreeMap<String, Vec<usize>>,
 }
 
 /// What of a node to quantize (NNI's `target_names`).
@@ -154,6 +162,8 @@ impl Default for QuantConfig {
                 granularity: GranularityName::PerChannel,
                 ..ConfigRule::default()
             }],
+            fold_batchnorm: true,
+            input_shapes: Default::default(),
         }
     }
 }

@@ -26,8 +26,10 @@ pub mod npy;
 pub mod ops;
 pub mod parallel;
 pub mod plan;
+pub mod preprocess;
 pub mod quantize;
 pub mod quantized;
+pub mod shapes;
 pub mod tensor;
 
 pub use backend::{Backend, Engine, EngineOptions, Lowering};

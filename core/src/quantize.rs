@@ -51,9 +51,13 @@ pub fn quantize_with_progress(
     jobs: usize,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<QuantizedModel> {
-    let plan = QuantPlan::resolve(model, config)?;
-    let ranges = calibrate(backend, model, &plan, data, config, jobs, progress)?;
-    QuantizedModel::new(model.clone(), plan, ranges, config.clone())
+    // The model the runtime will run (BatchNorm folded, legacy Softmax rewritten); engines
+    // get the configured input shapes, the export keeps the dynamic dims.
+    let model = crate::preprocess::for_quantization(model, config)?;
+    let run_model = crate::shapes::with_input_shapes(&model, &config.input_shapes)?;
+    let plan = QuantPlan::resolve(&model, config)?;
+    let ranges = calibrate(backend, &run_model, &plan, data, config, jobs, progress)?;
+    QuantizedModel::new(model, plan, ranges, config.clone())
 }
 
 /// Observes every tensor of `plan` and returns their ranges.

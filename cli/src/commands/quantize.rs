@@ -28,6 +28,15 @@ pub fn config_from_args(args: &QuantizeArgs) -> anyhow::Result<QuantConfig> {
             HistogramArg::TwoPass => HistogramMode::TwoPass,
         };
     }
+    for text in &args.input_shape {
+        let (name, dims) = calibr8::core::shapes::parse_input_shape(text)?;
+        config.input_shapes.insert(name, dims);
+    }
+    if args.no_fold_batchnorm {
+        config.fold_batchnorm = false;
+    } else if args.fold_batchnorm {
+        config.fold_batchnorm = true;
+    }
     if args.per_tensor_weights {
         for rule in &mut config.config_list {
             rule.granularity = GranularityName::Default;
@@ -41,7 +50,9 @@ pub fn run(args: QuantizeArgs) -> anyhow::Result<ExitCode> {
     let config = config_from_args(&args)?;
     let trt_version: TrtVersion = args.trt_version.parse()?;
     let model = OnnxModel::load(&args.model)?;
-    let batch = crate::batch::batch_size(&model, args.batch)?;
+    // --input-shape may fix the batch of a dynamic model.
+    let shaped = calibr8::core::shapes::with_input_shapes(&model, &config.input_shapes)?;
+    let batch = crate::batch::batch_size(&shaped, args.batch)?;
     let data = NpySource::open(&args.calib, batch)?;
     let backend = calibr8::backend_for_name(&args.backend)?;
     if std::path::Path::new(&args.out).is_file() {
@@ -90,6 +101,11 @@ pub fn run(args: QuantizeArgs) -> anyhow::Result<ExitCode> {
     let mut err = std::io::stderr().lock();
     summary::print(&mut err, &quantized, data.num_samples(), elapsed)?;
     summary::warn_clipping(&mut err, &quantized)?;
+    let in_subgraphs = calibr8::core::preprocess::subgraph_nodes(&model);
+    if let Some(line) = calibr8::core::preprocess::describe_float_subgraphs(&in_subgraphs, 8) {
+        use std::io::Write;
+        writeln!(err, "warning: {line}")?;
+    }
     for path in written {
         use std::io::Write;
         writeln!(err, "wrote {}", path.display())?;

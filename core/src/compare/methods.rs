@@ -74,6 +74,8 @@ pub fn calibrate_methods(
     methods: &[String],
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Vec<(String, QuantizedModel)>> {
+    let model = &crate::preprocess::for_quantization(model, config)?;
+    let run_model = &crate::shapes::with_input_shapes(model, &config.input_shapes)?;
     let plan = QuantPlan::resolve(model, config)?;
     let weights = observe_weights(model, &plan, config)?;
     // Capturing under `ema` tracks the EMA at the config's decay; `collect_all` keeps min/max
@@ -82,7 +84,7 @@ pub fn calibrate_methods(
     let observers =
         observe_activations(
             backend,
-            model,
+            run_model,
             &plan,
             data,
             &capture_config,

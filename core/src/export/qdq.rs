@@ -263,6 +263,8 @@ fn upgrade_to_opset13(proto: &mut pb::ModelProto, origin: &str) -> Result<()> {
             ),
         });
     }
+    // Exact in every opset; quantize() already did it unless pre-processing was skipped.
+    crate::preprocess::rewrite_legacy_softmax(proto);
     let Some(graph) = proto.graph.as_mut() else {
         return Ok(());
     };
@@ -279,8 +281,9 @@ fn upgrade_to_opset13(proto: &mut pb::ModelProto, origin: &str) -> Result<()> {
                         path: origin.to_string(),
                         node: n.name.clone(),
                         op_type: n.op_type.clone(),
-                        reason: "its semantics change at opset 13 unless axis=-1; re-export the \
-                                 model at opset 13, or pass --per-tensor-weights to keep its opset"
+                        reason: "its meaning changes at opset 13 unless axis=-1, and calibr8 could \
+                                 not rewrite it (a negative axis before opset 11); re-export the \
+                                 model at opset 13 (torch.onnx.export(..., opset_version=13))"
                             .into(),
                     });
                 }
