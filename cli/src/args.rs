@@ -30,6 +30,9 @@ pub enum Command {
 /// Observers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum MethodArg {
+    /// Per tensor, the candidate (minmax, percentile 99.9/99.99/99.999, entropy, mse, ema)
+    /// with the least error in the output of the nodes reading it.
+    Auto,
     /// max |x| (min/max for affine).
     Minmax,
     /// NNI's moving-average min/max (decay 0.99).
@@ -45,6 +48,7 @@ pub enum MethodArg {
 impl MethodArg {
     pub fn as_str(self) -> &'static str {
         match self {
+            MethodArg::Auto => "auto",
             MethodArg::Minmax => "minmax",
             MethodArg::Ema => "ema",
             MethodArg::Percentile => "percentile",

@@ -53,6 +53,19 @@ pub fn print(
     Ok(())
 }
 
+/// With `method: auto`, how often each observer was chosen.
+pub fn print_auto(out: &mut dyn Write, q: &QuantizedModel) -> std::io::Result<()> {
+    if q.auto.is_empty() {
+        return Ok(());
+    }
+    let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+    for choice in q.auto.values() {
+        *counts.entry(choice.chosen.to_string()).or_default() += 1;
+    }
+    let list: Vec<String> = counts.iter().map(|(m, n)| format!("{m} ×{n}")).collect();
+    writeln!(out, "auto chose per tensor: {} (scores in ranges.json)", list.join(", "))
+}
+
 pub fn warn_clipping(out: &mut dyn Write, q: &QuantizedModel) -> std::io::Result<()> {
     for (name, t) in &q.tensors {
         if t.range.clipped_fraction > CLIP_WARN_FRACTION {

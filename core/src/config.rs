@@ -28,7 +28,8 @@ use std::path::Path;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct QuantConfig {
-    /// Observer for activations: `minmax`, `ema`, `percentile`, `entropy` or `mse`.
+    /// Observer for activations: `auto` (chosen per tensor), `minmax`, `ema`, `percentile`,
+    /// `entropy` or `mse`.
     pub method: String,
     /// Percentile for `method: percentile`, in (0, 100].
     pub percentile: f64,
@@ -168,6 +169,9 @@ impl Default for QuantConfig {
     }
 }
 
+/// The `method` that chooses an observer per tensor.
+pub const AUTO: &str = "auto";
+
 /// PyTorch module names NNI users write, mapped to the ONNX op types they export to.
 const ALIASES: &[(&str, &[&str])] = &[
     ("Conv1d", &["Conv"]),
@@ -214,8 +218,21 @@ impl QuantConfig {
         Ok(config)
     }
 
-    /// The activation observer, with its parameters.
+    /// True for `method: auto`: the observer is chosen per tensor ([`crate::auto`]).
+    pub fn is_auto(&self) -> bool {
+        self.method == AUTO
+    }
+
+    /// The activation observer, with its parameters. An error for `auto`, which is not one
+    /// observer (see [`QuantConfig::is_auto`]).
     pub fn activation_method(&self) -> Result<Method> {
+        if self.is_auto() {
+            return Err(Error::config(
+                "method",
+                "auto chooses an observer per tensor; ask for one of minmax, ema, percentile, \
+                 entropy, mse where a single observer is needed",
+            ));
+        }
         self.parse_method("method", &self.method)
     }
 
@@ -229,7 +246,7 @@ impl QuantConfig {
             Error::config(
                 option,
                 format!(
-                    "unknown method '{name}'; use one of minmax, ema, percentile, entropy, mse"
+                    "unknown method '{name}'; use one of auto, minmax, ema, percentile, entropy, mse"
                 ),
             )
         })?;
@@ -242,7 +259,9 @@ impl QuantConfig {
 
     /// Checks every option that can be checked without a model.
     pub fn validate(&self) -> Result<()> {
-        self.activation_method()?;
+        if !self.is_auto() {
+            self.activation_method()?;
+        }
         self.weight_method()?;
         if !(self.percentile > 0.0 && self.percentile <= 100.0) {
             return Err(Error::config(

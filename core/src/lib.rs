@@ -14,6 +14,7 @@
 #![warn(missing_docs)]
 #![warn(clippy::unwrap_used)]
 
+pub mod auto;
 pub mod backend;
 pub mod compare;
 pub mod config;

@@ -41,9 +41,8 @@ pub fn apply_input_shapes(
     shapes: &BTreeMap<String, Vec<usize>>,
 ) -> Result<Vec<ValueInfo>> {
     let mut inputs = model.inputs();
-    let names = || inputs.iter().map(|i| i.name.clone()).collect::<Vec<_>>().join(", ");
+    let list = inputs.iter().map(|i| i.name.clone()).collect::<Vec<_>>().join(", ");
     for (name, dims) in shapes {
-        let list = names();
         let input = inputs.iter_mut().find(|i| &i.name == name).ok_or_else(|| {
             Error::config(
                 "input_shapes",

@@ -138,7 +138,7 @@ impl TractEngine {
         let mut model = inference.clone();
         for (ix, (dt, shape)) in key.iter().enumerate() {
             model
-                .set_input_fact(ix, InferenceFact::dt_shape(*dt, shape.as_slice()))
+                .set_input_fact(ix, InferenceFact::dt_shape(*dt, shape.clone()))
                 .map_err(err)?;
         }
         let plan = model.into_optimized().and_then(|t| t.into_runnable()).map_err(|e| {

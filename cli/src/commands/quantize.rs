@@ -100,6 +100,7 @@ pub fn run(args: QuantizeArgs) -> anyhow::Result<ExitCode> {
 
     let mut err = std::io::stderr().lock();
     summary::print(&mut err, &quantized, data.num_samples(), elapsed)?;
+    summary::print_auto(&mut err, &quantized)?;
     summary::warn_clipping(&mut err, &quantized)?;
     let in_subgraphs = calibr8::core::preprocess::subgraph_nodes(&model);
     if let Some(line) = calibr8::core::preprocess::describe_float_subgraphs(&in_subgraphs, 8) {

@@ -49,7 +49,7 @@ impl std::fmt::Display for RankBy {
 }
 
 /// The method names `all` stands for, in a stable order.
-pub const ALL_METHODS: [&str; 5] = ["minmax", "ema", "percentile", "entropy", "mse"];
+pub const ALL_METHODS: [&str; 6] = ["minmax", "ema", "percentile", "entropy", "mse", "auto"];
 
 /// One calibrated method, evaluated.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -95,6 +95,18 @@ pub fn calibrate_methods(
     let mut out = vec![];
     for name in methods {
         let method_config = QuantConfig { method: name.clone(), ..config.clone() };
+        if method_config.is_auto() {
+            // The same capture, each tensor's range chosen by its consumers' error.
+            let (chosen, choices) = crate::auto::choose_ranges(
+                backend, run_model, &plan, data, config, &weights, &observers,
+            )?;
+            let mut ranges = weights.clone();
+            ranges.extend(chosen);
+            let mut q = QuantizedModel::new(model.clone(), plan.clone(), ranges, method_config)?;
+            q.auto = choices;
+            out.push((name.clone(), q));
+            continue;
+        }
         let method: Method = method_config.activation_method()?;
         let mut ranges = weights.clone();
         for (tensor, observer) in &observers {

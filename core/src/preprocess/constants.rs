@@ -262,7 +262,7 @@ fn binary(op: &str, a: &Value, b: &Value) -> Option<Value> {
     }
     match (a, b) {
         (Value::F32(x), Value::F32(y)) => {
-            let f = match op {
+            let f: fn(f32, f32) -> Option<f32> = match op {
                 "Add" => |a: f32, b: f32| Some(a + b),
                 "Sub" => |a: f32, b: f32| Some(a - b),
                 "Mul" => |a: f32, b: f32| Some(a * b),
@@ -271,7 +271,7 @@ fn binary(op: &str, a: &Value, b: &Value) -> Option<Value> {
             zip(x, y, &shape, f).map(Value::F32)
         }
         (Value::I64(x), Value::I64(y)) => {
-            let f = match op {
+            let f: fn(i64, i64) -> Option<i64> = match op {
                 "Add" => |a: i64, b: i64| a.checked_add(b),
                 "Sub" => |a: i64, b: i64| a.checked_sub(b),
                 "Mul" => |a: i64, b: i64| a.checked_mul(b),

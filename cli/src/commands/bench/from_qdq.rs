@@ -149,6 +149,7 @@ pub fn quantized_from_qdq(float: &OnnxModel, qdq: &OnnxModel) -> anyhow::Result<
         anyhow::bail!("--qdq {origin}: no DequantizeLinear feeds a node of {}; pass the QDQ export of this model", float.origin);
     }
     Ok(QuantizedModel {
+        auto: Default::default(),
         model: float.clone(),
         tensors,
         node_precision,
