@@ -8,10 +8,10 @@
 
 use crate::graph::attr_i;
 use crate::internal::*;
+use crate::pb;
 use crate::plan::TensorRole;
 use calibr8_calibration::{QuantDtype, QuantParams};
 use std::collections::{HashMap, HashSet};
-use tract_onnx::pb;
 
 const FLOAT: i32 = 1;
 const UINT8: i32 = 2;

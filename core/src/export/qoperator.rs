@@ -29,11 +29,11 @@ use super::qdq::{node, quantized_weight, scale_tensor, zero_point_tensor};
 use crate::config::{Precision, Target};
 use crate::graph::{attr_i, tensor_f32};
 use crate::internal::*;
+use crate::pb;
 use crate::plan::TensorRole;
 use crate::quantized::TensorQuant;
 use calibr8_calibration::{quant_params, QuantDtype, QuantParams};
 use std::collections::{HashMap, HashSet};
-use tract_onnx::pb;
 
 const INT32: i32 = 6;
 

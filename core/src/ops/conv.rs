@@ -2,7 +2,7 @@
 //! (kept in float: TensorRT and ONNX Runtime fold it themselves).
 
 use super::{activation_or_keep, InputRole, OpRegistry};
-use tract_onnx::pb;
+use crate::pb;
 
 pub(super) fn register(reg: &mut OpRegistry) {
     // Conv weights are [M, C/group, k...]: output channels on axis 0.

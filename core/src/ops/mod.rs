@@ -7,8 +7,8 @@ mod linear;
 mod names;
 
 use crate::internal::*;
+use crate::pb;
 use std::collections::HashMap;
-use tract_onnx::pb;
 
 pub use names::{is_onnx_op, ONNX_OPS};
 

@@ -12,11 +12,11 @@ mod ops;
 mod value;
 
 use burn::tensor::Device;
+use calibr8_core::pb;
 use calibr8_core::{Error, OnnxModel, Result};
 use ndarray::ArrayD;
 use std::collections::{HashMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use tract_onnx::pb;
 use value::{FloatValue, Value};
 
 /// The opset assumed when a model declares none (the latest calibr8 reads).

@@ -10,8 +10,8 @@ mod shape;
 
 use super::value::{FloatValue, Value};
 use burn::tensor::Device;
+use calibr8_core::pb;
 use ndarray::ArrayD;
-use tract_onnx::pb;
 
 /// What a kernel knows besides its inputs.
 pub(crate) struct Cx<'a> {
