@@ -10,7 +10,11 @@ WHEEL_DIR="$ROOT/third_party/onnx-wheel-$ONNX_VERSION"
 mkdir -p "$WHEEL_DIR"
 if [ ! -f "$WHEEL_DIR/onnx/onnx.proto" ]; then
     python3 -m pip download --no-deps --only-binary=:all: "onnx==$ONNX_VERSION" -d "$WHEEL_DIR"
-    (cd "$WHEEL_DIR" && python3 -m zipfile -e onnx-"$ONNX_VERSION"-*.whl .)
+    python3 - "$WHEEL_DIR" <<'PY'
+import glob, sys, zipfile
+folder = sys.argv[1]
+zipfile.ZipFile(glob.glob(f"{folder}/onnx-*.whl")[0]).extract("onnx/onnx.proto", folder)
+PY
 fi
 cargo run --release --manifest-path "$HERE/Cargo.toml" --target-dir "$ROOT/target/gen_onnx_proto" -- \
     "$WHEEL_DIR/onnx/onnx.proto" "$ONNX_VERSION" "$ROOT/core/src/pb/onnx.rs"
