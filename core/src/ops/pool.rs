@@ -8,11 +8,11 @@ pub(super) fn register(reg: &mut OpRegistry) {
     // range.
     reg.insert("MaxPool", Pool { cpu_output: CpuOutput::InputRange, flow: RangeFlow::Forward });
     // An average computes new values (QLinearAveragePool / QLinearGlobalAveragePool take an
-    // output scale).
-    reg.insert("AveragePool", Pool { cpu_output: CpuOutput::OwnRange, flow: RangeFlow::None });
+    // output scale), but never exceeds its largest term (padding adds zeros): max|y| <= max|x|.
+    reg.insert("AveragePool", Pool { cpu_output: CpuOutput::OwnRange, flow: RangeFlow::Forward });
     reg.insert(
         "GlobalAveragePool",
-        Pool { cpu_output: CpuOutput::OwnRange, flow: RangeFlow::None },
+        Pool { cpu_output: CpuOutput::OwnRange, flow: RangeFlow::Forward },
     );
 }
 

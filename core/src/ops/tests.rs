@@ -136,7 +136,7 @@ fn tensorrt_roles_and_range_flow() {
     for op in ["Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze", "Identity"] {
         assert_eq!(flow(&node(op, &["x"])), RangeFlow::BothWays, "{op}");
     }
-    for op in ["MaxPool", "Relu"] {
+    for op in ["MaxPool", "AveragePool", "GlobalAveragePool", "Relu"] {
         assert_eq!(flow(&node(op, &["x"])), RangeFlow::Forward, "{op}");
     }
     assert_eq!(flow(&node("Conv", &["x", "w"])), RangeFlow::None);
