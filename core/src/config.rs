@@ -150,7 +150,11 @@ impl Default for QuantConfig {
             histogram: HistogramMode::Streaming,
             num_bins: 2048,
             config_list: vec![ConfigRule {
-                op_types: ["Conv", "ConvTranspose", "Gemm", "MatMul"].map(String::from).to_vec(),
+                op_types: crate::ops::registry()
+                    .tensorrt_preset_op_types()
+                    .into_iter()
+                    .map(String::from)
+                    .collect(),
                 granularity: GranularityName::PerChannel,
                 ..ConfigRule::default()
             }],

@@ -25,6 +25,7 @@ mod model;
 pub mod npy;
 pub mod ops;
 pub mod parallel;
+pub mod pb;
 pub mod plan;
 pub mod quantize;
 pub mod quantized;
