@@ -38,7 +38,7 @@ const START_BIN: usize = 128;
 /// Histograms with fewer than 128 bins, or no counts, give 0.
 pub fn amax(counts: &[u64], edges: &[f64]) -> f32 {
     let n = counts.len();
-    if n < START_BIN || edges.len() != n + 1 || n < 2 {
+    if n < START_BIN || edges.len() != n + 1 {
         return 0.0;
     }
     let mut bins = counts.to_vec();
@@ -198,7 +198,7 @@ mod tests {
     /// The straightforward sequential loop `amax` was derived from; they must agree exactly.
     fn amax_sequential(counts: &[u64], edges: &[f64]) -> f32 {
         let n = counts.len();
-        if n < START_BIN || edges.len() != n + 1 || n < 2 {
+        if n < START_BIN || edges.len() != n + 1 {
             return 0.0;
         }
         let mut bins = counts.to_vec();
