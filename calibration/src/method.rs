@@ -124,6 +124,19 @@ impl MethodKind {
         })
     }
 
+    /// One line saying what the method does (the CLI's help).
+    pub const fn summary(self) -> &'static str {
+        match self {
+            MethodKind::MinMax => "max |x| (min/max for affine)",
+            MethodKind::Ema => "NNI's moving-average min/max (ema:<decay>, default 0.99)",
+            MethodKind::Percentile => {
+                "percentile of the |x| histogram (percentile:<p>, default 99.99)"
+            }
+            MethodKind::Entropy => "TensorRT's EntropyCalibration2 (KL divergence)",
+            MethodKind::Mse => "minimum mean-squared quantization error",
+        }
+    }
+
     /// The parameter this method takes, if any.
     pub const fn parameter(self) -> Option<MethodParameter> {
         match self {
