@@ -29,7 +29,7 @@ pub mod quantize;
 pub mod quantized;
 
 pub use backend::{Backend, Engine, EngineOptions, Lowering};
-pub use config::{ConfigRule, Precision, QuantConfig, Target};
+pub use config::{ConfigRule, Precision, QuantConfig, QuantConfigBuilder, Target};
 pub use data::{Batch, CalibrationData, InMemory, NpySource};
 pub use error::{Error, Result};
 pub use graph::Graph;
