@@ -32,7 +32,7 @@ pub mod quantized;
 pub mod tensor;
 
 pub use backend::{Backend, Engine, EngineOptions, Lowering};
-pub use config::{ConfigRule, Precision, QuantConfig, Target};
+pub use config::{ConfigRule, Precision, QuantConfig, QuantConfigBuilder, Target};
 pub use data::{Batch, CalibrationData, InMemory, NpySource};
 pub use tensor::{ElemType, TensorMap, TensorValue};
 pub use error::{Error, Result};
