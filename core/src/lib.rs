@@ -26,6 +26,7 @@ mod model;
 pub mod npy;
 pub mod ops;
 pub mod parallel;
+pub mod pb;
 pub mod plan;
 pub mod preprocess;
 pub mod quantize;
@@ -34,7 +35,7 @@ pub mod shapes;
 pub mod tensor;
 
 pub use backend::{Backend, Engine, EngineOptions, Lowering};
-pub use config::{ConfigRule, Precision, QuantConfig, Target};
+pub use config::{ConfigRule, Precision, QuantConfig, QuantConfigBuilder, Target};
 pub use data::{Batch, CalibrationData, InMemory, NpySource};
 pub use tensor::{ElemType, TensorMap, TensorValue};
 pub use error::{Error, Result};

@@ -99,13 +99,17 @@ pub fn calibrate_auto(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<(BTreeMap<String, TensorRange>, BTreeMap<String, crate::auto::AutoChoice>)> {
     let mut ranges = observe_weights(model, plan, config)?;
-    // Capturing under `ema` tracks the EMA at the config's decay; `collect_all` keeps min/max
-    // and the histogram for the other candidates.
-    let capture = QuantConfig { method: "ema".into(), ..config.clone() };
+    // Capturing under EMA tracks its default decay; `collect_all` keeps min/max and the
+    // histogram for the other candidates.
+    let decay = calibr8_calibration::DEFAULT_EMA_DECAY;
+    let capture = QuantConfig {
+        method: calibr8_calibration::Method::EmaMinMax { decay },
+        ..config.clone()
+    };
     let observers =
         observe_activations(backend, model, plan, data, &capture, true, jobs, progress)?;
     let (chosen, choices) =
-        crate::auto::choose_ranges(backend, model, plan, data, config, &ranges, &observers)?;
+        crate::auto::choose_ranges(backend, model, plan, data, decay, &ranges, &observers)?;
     ranges.extend(chosen);
     Ok((ranges, choices))
 }

@@ -6,7 +6,7 @@
 use crate::internal::*;
 use crate::model::ValueInfo;
 use std::collections::BTreeMap;
-use tract_onnx::pb;
+use crate::pb;
 
 /// Parses `NAME=1x3x48x320` (the `--input-shape` syntax) into the name and its dims.
 ///

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 
 mod int8;
 pub use int8::TractInt8Backend;
+use prost::Message;
 use tract_onnx::prelude::{
     Datum, DatumType, Framework, InferenceFact, InferenceModel, InferenceModelExt, IntoRunnable,
     IntoTValue, IntoTensor, TypedRunnableModel,
@@ -80,8 +81,11 @@ impl TractEngine {
         // annotate them with their own symbols, which tract would try to unify by name.
         let mut proto = model.proto.clone();
         calibr8_core::shapes::drop_shape_annotations(&mut proto);
-        let mut inference =
-            tract_onnx::onnx().model_for_proto_model(&proto).map_err(|e| invalid(&e))?;
+        // calibr8's pb types and tract's are separate Rust types of one proto: bytes bridge them.
+        let bytes = proto.encode_to_vec();
+        let mut inference = tract_onnx::onnx()
+            .model_for_read(&mut bytes.as_slice())
+            .map_err(|e| invalid(&e))?;
         let mut outlets = inference.output_outlets().map_err(err)?.to_vec();
         for name in &options.capture {
             let outlet = inference.find_outlet_label(name).ok_or_else(|| Error::UnknownTensor {

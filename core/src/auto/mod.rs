@@ -28,8 +28,8 @@ use std::collections::BTreeMap;
 pub const AUTO_SAMPLES: usize = 64;
 
 /// The candidates, in tie-breaking order: minmax, percentile 99.9 / 99.99 / 99.999, entropy,
-/// MSE, EMA at the config's decay.
-pub fn candidate_methods(config: &QuantConfig) -> Vec<Method> {
+/// MSE, EMA at `ema_decay` (the decay the capture tracked).
+pub fn candidate_methods(ema_decay: f64) -> Vec<Method> {
     vec![
         Method::MinMax,
         Method::Percentile { percentile: 99.9 },
@@ -37,7 +37,7 @@ pub fn candidate_methods(config: &QuantConfig) -> Vec<Method> {
         Method::Percentile { percentile: 99.999 },
         Method::Entropy,
         Method::Mse,
-        Method::EmaMinMax { decay: config.ema_decay },
+        Method::EmaMinMax { decay: ema_decay },
     ]
 }
 
@@ -82,20 +82,20 @@ struct Scored {
     tallies: BTreeMap<String, Tally>,
 }
 
-/// Chooses a range per activation of `plan` from `observers` (captured with `collect_all`).
-/// `weights` are the weight ranges. Returns the chosen ranges and the record of each choice.
+/// Chooses a range per activation of `plan` from `observers` (captured with `collect_all`,
+/// tracking the EMA at `ema_decay`). `weights` are the weight ranges. Returns the chosen ranges and the record of each choice.
 #[allow(clippy::too_many_arguments)]
 pub fn choose_ranges(
     backend: &dyn Backend,
     model: &OnnxModel,
     plan: &QuantPlan,
     data: &dyn CalibrationData,
-    config: &QuantConfig,
+    ema_decay: f64,
     weights: &BTreeMap<String, TensorRange>,
     observers: &[(String, TensorObserver)],
 ) -> Result<(BTreeMap<String, TensorRange>, BTreeMap<String, AutoChoice>)> {
     let graph = Graph::new(model);
-    let methods = candidate_methods(config);
+    let methods = candidate_methods(ema_decay);
     let mut ranges = BTreeMap::new();
     let mut choices = BTreeMap::new();
     let mut scored: Vec<Scored> = vec![];

@@ -8,7 +8,7 @@ use crate::internal::*;
 use crate::tensor::{TensorMap, TensorValue};
 use calibr8_calibration::QuantParams;
 use std::collections::BTreeMap;
-use tract_onnx::pb;
+use crate::pb;
 
 /// The node's two engines and the names of the inputs it reads at run time.
 pub(crate) struct Probe {

@@ -3,7 +3,7 @@
 
 use super::edit::for_each_subgraph_node;
 use crate::internal::*;
-use tract_onnx::pb;
+use crate::pb;
 
 /// Default-domain ops that only appear in quantized models.
 const QUANTIZED_OPS: [&str; 6] = [

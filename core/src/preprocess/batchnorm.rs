@@ -11,7 +11,7 @@ use super::values::Value;
 use crate::graph::attr_i;
 use ndarray::{ArrayD, Axis, IxDyn};
 use std::collections::{HashMap, HashSet};
-use tract_onnx::pb;
+use crate::pb;
 
 /// Folds every foldable BatchNormalization of `graph`; returns how many.
 pub(crate) fn fold_batchnorms(graph: &mut pb::GraphProto) -> usize {

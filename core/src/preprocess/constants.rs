@@ -8,7 +8,7 @@ use super::values::{constant_node_value, Value};
 use crate::graph::attr_i;
 use ndarray::{ArrayD, Axis, IxDyn};
 use std::collections::{HashMap, HashSet};
-use tract_onnx::pb;
+use crate::pb;
 
 /// Results larger than this many elements are not folded (they would bloat the file).
 const MAX_FOLDED_ELEMENTS: usize = 1 << 24;

@@ -2,7 +2,7 @@
 //! `Scan` bodies read outer tensors by name), renaming uses, fresh names, dead-node removal.
 
 use std::collections::{HashMap, HashSet};
-use tract_onnx::pb;
+use crate::pb;
 
 /// Calls `f` on every node of `graph`'s subgraphs (attributes `g` / `graphs`), recursively.
 pub(crate) fn for_each_subgraph_node(graph: &pb::GraphProto, f: &mut dyn FnMut(&pb::NodeProto)) {

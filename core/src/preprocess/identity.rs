@@ -4,7 +4,7 @@
 
 use super::edit::{producer_index, rename_uses};
 use std::collections::HashSet;
-use tract_onnx::pb;
+use crate::pb;
 
 /// Removes the Identity nodes of `graph`; returns how many.
 pub(crate) fn drop_identities(graph: &mut pb::GraphProto) -> usize {

@@ -115,7 +115,7 @@ pub fn for_quantization(model: &OnnxModel, config: &QuantConfig) -> Result<OnnxM
 
 /// Rewrites legacy Softmax-family nodes in an exported model (the QDQ exporter upgrades to
 /// opset 13 and must not change their meaning); returns how many.
-pub(crate) fn rewrite_legacy_softmax(proto: &mut tract_onnx::pb::ModelProto) -> usize {
+pub(crate) fn rewrite_legacy_softmax(proto: &mut crate::pb::ModelProto) -> usize {
     let opset = crate::model::default_opset(proto);
     proto.graph.as_mut().map_or(0, |g| softmax::rewrite_legacy_softmax(g, opset))
 }

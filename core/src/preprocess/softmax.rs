@@ -6,7 +6,7 @@
 
 use super::edit::{all_names, fresh_name, int_attr};
 use crate::graph::attr_i;
-use tract_onnx::pb;
+use crate::pb;
 
 const OPS: [&str; 3] = ["Softmax", "LogSoftmax", "Hardmax"];
 

@@ -4,7 +4,7 @@
 use super::edit::subgraphs;
 use crate::internal::*;
 use serde::Serialize;
-use tract_onnx::pb;
+use crate::pb;
 
 /// A node in a subgraph, left in float.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -2,7 +2,7 @@
 //! float32 and int64 only, the two types weights and shape arithmetic use.
 
 use ndarray::{ArrayD, IxDyn};
-use tract_onnx::pb;
+use crate::pb;
 
 const FLOAT: i32 = 1;
 const INT64: i32 = 7;
