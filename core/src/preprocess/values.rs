@@ -18,7 +18,10 @@ impl Value {
     /// Reads a float32 or int64 tensor (raw or typed storage); `None` for other types, external
     /// data or inconsistent sizes, which passes then leave alone.
     pub(crate) fn from_proto(t: &pb::TensorProto) -> Option<Value> {
-        if t.data_location == Some(1) || !t.external_data.is_empty() || t.segment.is_some() {
+        if t.data_location == pb::tensor_proto::DataLocation::External as i32
+            || !t.external_data.is_empty()
+            || t.segment.is_some()
+        {
             return None;
         }
         let dims: Vec<usize> =
