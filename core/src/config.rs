@@ -261,6 +261,13 @@ impl QuantConfig {
     pub fn validate(&self) -> Result<()> {
         self.activation_method()?;
         self.weight_method()?;
+        if self.weight_method == Method::Auto {
+            return Err(Error::config(
+                "weight_method",
+                "auto chooses activation ranges by the error they cause downstream; weights are \
+                 constants: use minmax (max |w|, what TensorRT does) or another single method",
+            ));
+        }
         if self.num_bins < MIN_NUM_BINS {
             return Err(Error::config(
                 "num_bins",

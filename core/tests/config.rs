@@ -29,7 +29,7 @@ fn issue_9_the_method_parameter_in_a_config_file_is_the_one_that_runs() {
         ("c.yaml", "method: ema:0.5\n", Method::EmaMinMax { decay: 0.5 }),
         ("c.json", r#"{"method": {"ema": 0.5}}"#, Method::EmaMinMax { decay: 0.5 }),
         ("c.yaml", "method: percentile\n", Method::Percentile { percentile: 99.99 }),
-        ("c.yaml", "weight_method: percentile:99.9\n", Method::Entropy),
+        ("c.yaml", "weight_method: percentile:99.9\n", Method::Auto),
     ];
     for (name, text, want) in cases {
         let (_dir, config) = load(name, text);

@@ -53,7 +53,9 @@ pub struct CompareOptions {
 
 impl Default for CompareOptions {
     fn default() -> Self {
-        CompareOptions { methods: Method::all_default(), rank_by: RankBy::Top1, mixed: None }
+        // Every observer, and `auto` ranked among them.
+        let methods = Method::all_default().into_iter().chain([Method::Auto]).collect();
+        CompareOptions { methods, rank_by: RankBy::Top1, mixed: None }
     }
 }
 
