@@ -10,7 +10,7 @@ use std::path::Path;
 ///
 /// ```
 /// use calibr8_core::QuantConfig;
-/// let config: QuantConfig = serde_yaml::from_str(r#"
+/// let config: QuantConfig = yaml_serde::from_str(r#"
 /// method: percentile
 /// percentile: 99.9
 /// histogram: two_pass
@@ -196,7 +196,7 @@ impl QuantConfig {
                 Error::config(path.display().to_string(), format!("{e}. Fix the JSON and retry"))
             })?
         } else {
-            serde_yaml::from_str(&text).map_err(|e| {
+            yaml_serde::from_str(&text).map_err(|e| {
                 Error::config(path.display().to_string(), format!("{e}. Fix the YAML and retry"))
             })?
         };
