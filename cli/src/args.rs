@@ -10,6 +10,14 @@ pub struct Cli {
     /// More log output (-v info, -vv debug).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
+    /// No progress, logs or warnings on stderr (errors still go there); results still go to
+    /// stdout.
+    #[arg(short, long, global = true, env = "CALIBR8_QUIET")]
+    pub quiet: bool,
+    /// Format of the results on stdout: text tables, or one JSON document (schemas in
+    /// docs/cli-json.md).
+    #[arg(long, value_enum, default_value = "text", global = true, env = "CALIBR8_FORMAT")]
+    pub format: crate::output::Format,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -25,6 +33,8 @@ pub enum Command {
     Compare(crate::commands::compare::CompareArgs),
     /// Time fp32 / fp16 / int8 engines on every installed backend; table, JSON and plots.
     Bench(crate::commands::bench::BenchArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    Completions(crate::commands::completions::CompletionsArgs),
 }
 
 /// Observers.
@@ -59,7 +69,9 @@ impl MethodArg {
 pub enum HistogramArg {
     /// One pass; the first batch sets the bin width (as TensorRT and ModelOpt do).
     Streaming,
-    /// Global |max| first, then a fixed grid: shards merge exactly.
+    /// Global |max| first, then a fixed grid: shards merge exactly. Spelled as in configs;
+    /// `two-pass` is accepted too.
+    #[value(name = "two_pass", alias = "two-pass")]
     TwoPass,
 }
 
@@ -107,6 +119,9 @@ pub struct QuantizeArgs {
     #[arg(long, help_heading = "What to quantize", hide = true)]
     pub no_per_tensor_weights: bool,
 
+    #[command(flatten)]
+    pub rules: crate::rules::RuleArgs,
+
     /// Output folder (created if missing; files appear only when all are written).
     #[arg(long, short, value_name = "DIR", help_heading = "Output")]
     pub out: PathBuf,
@@ -124,10 +139,6 @@ pub struct QuantizeArgs {
     /// Backend capturing activations.
     #[arg(long, default_value = "tract", help_heading = "Backend", env = "CALIBR8_BACKEND")]
     pub backend: String,
-
-    /// Hide the progress bar.
-    #[arg(long, help_heading = "Output")]
-    pub quiet: bool,
 }
 
 /// `calibr8 inspect`.

@@ -4,6 +4,9 @@
 mod args;
 mod batch;
 mod commands;
+mod output;
+mod progress;
+mod rules;
 mod summary;
 
 use clap::Parser;

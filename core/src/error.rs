@@ -28,6 +28,17 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A QDQ model whose quantization cannot be read back onto its float model.
+    #[error(
+        "{path}: cannot read its quantization back ({reason}). Pass the QDQ export of this \
+         model, as `calibr8 quantize` writes it"
+    )]
+    QdqImport {
+        /// The QDQ model.
+        path: String,
+        /// What does not fit.
+        reason: String,
+    },
     /// The model is valid ONNX but uses something calibr8 cannot handle.
     #[error("{path}: node '{node}' ({op_type}): {reason}")]
     UnsupportedNode {

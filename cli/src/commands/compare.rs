@@ -3,16 +3,16 @@
 //! Writes `report.md`, `report.json`, the plots, and with a target the mixed `model.qdq.onnx`,
 //! all or nothing.
 
+use crate::output::Output;
 use anyhow::Context;
 use calibr8::compare::{
-    compare, AccuracyTarget, CompareJob, CompareOptions, CompareReport, Labels, Metrics,
-    MixedOptions, PlotRef, RankBy, ALL_METHODS,
+    compare_with_events, AccuracyTarget, CompareEvent, CompareJob, CompareOptions, CompareReport,
+    Labels, Metrics, MixedOptions, PlotRef, RankBy, ALL_METHODS,
 };
 use calibr8::export::{qdq_model, OutputSet};
 use calibr8::{NpySource, OnnxModel, Precision, QuantConfig};
 use calibr8_plot::{bar_chart, BarChart, Series};
 use clap::{Args, ValueEnum};
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -36,7 +36,8 @@ pub enum MethodsArg {
 /// Ranking metric.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum RankByArg {
-    /// Top-1 accuracy (labels) or agreement, ties broken by SQNR.
+    /// Top-1 accuracy (labels) or agreement; differences within sampling noise are ties,
+    /// broken by agreement with fp32, then SQNR.
     Top1,
     /// Cosine similarity of the output.
     Cosine,
@@ -92,6 +93,9 @@ pub struct CompareArgs {
     #[arg(long, value_name = "FILE", help_heading = "Methods")]
     pub config: Option<PathBuf>,
 
+    #[command(flatten)]
+    pub rules: crate::rules::RuleArgs,
+
     /// Mixed precision: keep layers in float until the top-1 drop is at most POINTS
     /// percentage points (against labels, else the share of changed top-1 predictions).
     #[arg(long, value_name = "POINTS", help_heading = "Mixed precision",
@@ -122,10 +126,6 @@ pub struct CompareArgs {
     /// Output folder: report.md, report.json, plots, and model.qdq.onnx with a target.
     #[arg(long, short, value_name = "DIR", help_heading = "Output")]
     pub out: PathBuf,
-
-    /// Hide progress lines.
-    #[arg(long, help_heading = "Output")]
-    pub quiet: bool,
 
     /// Backend running the quantized model.
     #[arg(long, default_value = "tract", help_heading = "Backend", env = "CALIBR8_BACKEND")]
@@ -161,7 +161,7 @@ fn target(args: &CompareArgs) -> anyhow::Result<Option<AccuracyTarget>> {
     })
 }
 
-pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: CompareArgs, out: Output) -> anyhow::Result<ExitCode> {
     let mut config = match &args.config {
         Some(path) => QuantConfig::load(path)?,
         None => QuantConfig::default(),
@@ -169,6 +169,7 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
     if let Some(p) = args.percentile {
         config.percentile = p;
     }
+    args.rules.apply(&mut config)?;
     config.validate()?;
     let methods: Vec<String> = match args.method {
         MethodsArg::All => ALL_METHODS.iter().map(|m| m.to_string()).collect(),
@@ -179,6 +180,7 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
         anyhow::ensure!(target.is_some(), "--max-float-layers {n} needs a --target-… option");
     }
     let model = OnnxModel::load(&args.model)?;
+    args.rules.check_nodes(&model)?;
     let batch = crate::batch::batch_size(&model, args.batch)?;
     let calib = NpySource::open(&args.calib, batch)?;
     let eval = NpySource::open(&args.eval, batch)?;
@@ -216,173 +218,51 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
         options,
     };
     let started = std::time::Instant::now();
-    let quiet = args.quiet;
-    let mut comparison = compare(job, &mut |stage| {
-        if !quiet {
-            eprintln!("  {stage}");
-        }
+    let mut stages = crate::progress::Stages::new(out.quiet);
+    let mut comparison = compare_with_events(job, &mut |event| match event {
+        CompareEvent::Stage { title, total } => stages.start(title, total),
+        CompareEvent::Step { done, item } => stages.step(done, item),
     })
     .with_context(|| format!("comparing {}", model.origin))?;
+    stages.finish();
 
-    let mut out = OutputSet::new(&args.out);
+    let mut files = OutputSet::new(&args.out);
     let plots = plots(&comparison.report)?;
     for (stem, title, rendered) in plots {
-        out.add(format!("{stem}.svg"), rendered.svg.into_bytes());
-        out.add(format!("{stem}.png"), rendered.png);
+        files.add(format!("{stem}.svg"), rendered.svg.into_bytes());
+        files.add(format!("{stem}.png"), rendered.png);
         comparison.report.plots.push(PlotRef { file: format!("{stem}.png"), title });
     }
     let report = &comparison.report;
     let mut json = serde_json::to_string_pretty(report)?;
     json.push('\n');
-    out.add("report.json", json.into_bytes());
-    out.add("report.md", report.to_markdown().into_bytes());
+    files.add("report.json", json.into_bytes());
+    files.add("report.md", report.to_markdown().into_bytes());
     if let Some(mixed) = &comparison.mixed {
-        out.add(calibr8::export::names::QDQ_MODEL, qdq_model(mixed)?.to_bytes());
+        files.add(calibr8::export::names::QDQ_MODEL, qdq_model(mixed)?.to_bytes());
     }
     let written =
-        out.commit().with_context(|| format!("writing the report to {}", args.out.display()))?;
-
-    let mut err = std::io::stderr().lock();
-    print_summary(&mut err, report, started.elapsed())?;
-    for path in written.iter().filter(|p| p.extension().is_none_or(|e| e != "svg")) {
-        writeln!(err, "wrote {}", path.display())?;
-    }
+        files.commit().with_context(|| format!("writing the report to {}", args.out.display()))?;
+    out.log(format!(
+        "compared {} on {} evaluation samples in {:.1}s",
+        report.model,
+        report.eval_samples,
+        started.elapsed().as_secs_f64()
+    ));
+    // stdout: the summary (text) or report.json's document (JSON).
+    out.result(
+        || {
+            let mut text = report.to_text();
+            for path in written.iter().filter(|p| p.extension().is_none_or(|e| e != "svg")) {
+                text.push_str(&format!("wrote {}\n", path.display()));
+            }
+            text
+        },
+        report,
+    )?;
     // Exit 1: the accuracy gate (the target) was not met; the report says how close it got.
     let met = report.mixed_precision.as_ref().is_none_or(|m| m.met);
     Ok(if met { ExitCode::SUCCESS } else { ExitCode::from(1) })
-}
-
-fn top1(report: &CompareReport, m: &Metrics) -> String {
-    let v = if report.labels.is_some() { m.top1_accuracy } else { m.top1_agreement };
-    v.map(|v| format!("{:.2}%", 100.0 * v)).unwrap_or_else(|| "-".into())
-}
-
-fn sqnr(m: &Metrics) -> String {
-    match m.sqnr_db {
-        Some(v) => format!("{v:.2}"),
-        None if m.identical => "inf".into(),
-        None => "-inf".into(),
-    }
-}
-
-fn print_summary(
-    err: &mut impl Write,
-    report: &CompareReport,
-    elapsed: std::time::Duration,
-) -> std::io::Result<()> {
-    let top1_name = if report.labels.is_some() { "top-1 acc" } else { "top-1 agree" };
-    writeln!(
-        err,
-        "compared {} on {} eval samples in {:.1}s (reference {}, candidate {})",
-        report.model,
-        report.eval_samples,
-        elapsed.as_secs_f64(),
-        report.reference_backend,
-        report.backend
-    )?;
-    if let Some(acc) = report.reference_top1_accuracy {
-        writeln!(err, "reference top-1 accuracy: {:.2}%", 100.0 * acc)?;
-    }
-    let ties = if report.rank_by == RankBy::Sqnr { "" } else { ", ties by SQNR" };
-    writeln!(err, "\nmethods (ranked by {}{ties}):", report.rank_by)?;
-    writeln!(
-        err,
-        "  {:<4} {:<11} {:>11} {:>10} {:>10}",
-        "rank", "method", top1_name, "cosine", "SQNR dB"
-    )?;
-    for m in &report.methods {
-        if let Some(o) = m.outputs.first() {
-            writeln!(
-                err,
-                "  {:<4} {:<11} {:>11} {:>10.6} {:>10}",
-                m.rank,
-                m.method,
-                top1(report, &o.metrics),
-                o.metrics.cosine,
-                sqnr(&o.metrics)
-            )?;
-        }
-    }
-    writeln!(err, "recommended: {}", report.chosen_method)?;
-    writeln!(err, "\nper layer ({}; SQNR dB):", report.chosen_method)?;
-    // Columns as wide as the longest name (ResNet's `layer4.0.downsample.0`), at least 20.
-    let w = report.layers.iter().map(|l| l.node.chars().count()).max().unwrap_or(0).max(20);
-    writeln!(
-        err,
-        "  {:<w$} {:<6} {:>14} {:>16}",
-        "node", "op", "isolated (out)", "cumulative (node)"
-    )?;
-    for l in &report.layers {
-        writeln!(
-            err,
-            "  {:<w$} {:<6} {:>14} {:>16}",
-            l.node,
-            l.op_type,
-            sqnr(&l.isolated),
-            sqnr(&l.cumulative)
-        )?;
-    }
-    if let Some(b) = &report.backend_vs_backend {
-        writeln!(err, "\n{} vs {} on the same int8 model (SQNR dB):", b.candidate, b.reference)?;
-        let w = b.tensors.iter().map(|t| t.tensor.chars().count()).max().unwrap_or(0).max(20);
-        for t in &b.tensors {
-            writeln!(err, "  {:<w$} {:>8}", t.tensor, sqnr(&t.metrics))?;
-        }
-        for o in &b.outputs {
-            writeln!(
-                err,
-                "  {:<w$} {:>8}  top-1 agree {}",
-                o.output,
-                sqnr(&o.metrics),
-                o.metrics
-                    .top1_agreement
-                    .map(|a| format!("{:.2}%", 100.0 * a))
-                    .unwrap_or_else(|| "-".into())
-            )?;
-        }
-    }
-    if let Some(mp) = &report.mixed_precision {
-        writeln!(err, "\nmixed precision, target {}:", mp.target)?;
-        let labels: Vec<String> = mp
-            .steps
-            .iter()
-            .map(|s| {
-                s.kept_in_float
-                    .as_deref()
-                    .map(|n| format!("+{n} in {}", mp.float_precision))
-                    .unwrap_or_else(|| "all int8".into())
-            })
-            .collect();
-        let w = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0).max(22);
-        let steps = mp.steps.len().to_string().len();
-        for (ix, (s, label)) in mp.steps.iter().zip(&labels).enumerate() {
-            writeln!(
-                err,
-                "  step {ix:>steps$}: {label:<w$} {} {:>8}  cosine {:.6}  SQNR {:>7} dB  {}",
-                top1_name,
-                top1(report, &s.metrics),
-                s.metrics.cosine,
-                sqnr(&s.metrics),
-                if s.met { "met" } else { "not met" }
-            )?;
-        }
-        if mp.met {
-            writeln!(
-                err,
-                "target met: {} in {}, int8: {}",
-                if mp.float_nodes.is_empty() {
-                    "no layer".into()
-                } else {
-                    mp.float_nodes.join(", ")
-                },
-                mp.float_precision,
-                mp.int8_nodes.join(", ")
-            )?;
-        } else {
-            writeln!(err, "target NOT met with {} layer(s) in float", mp.float_nodes.len())?;
-        }
-    }
-    writeln!(err)
 }
 
 /// An infinite SQNR (identical runs) has no bar length; it is drawn as n/a.

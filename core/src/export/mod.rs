@@ -4,7 +4,7 @@
 mod atomic;
 mod nni;
 mod qdq;
-mod qoperator;
+pub(crate) mod qoperator;
 mod ranges;
 mod trt_cache;
 

@@ -92,7 +92,7 @@ pub fn with_output_ranges(config: &QuantConfig) -> QuantConfig {
 }
 
 /// Op types the lowering handles.
-const LOWERABLE: &[&str] = &["Conv", "Gemm", "MatMul"];
+pub(crate) const LOWERABLE: &[&str] = &["Conv", "Gemm", "MatMul"];
 
 /// What one node needs to be lowered.
 struct Plan<'a> {

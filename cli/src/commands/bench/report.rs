@@ -155,9 +155,17 @@ pub fn table(b: &Bench) -> String {
     if let Some(note) = super::cpu::int8_note() {
         let _ = writeln!(s, "note: {note}");
     }
+    // As wide as the longest precision (`int8, 0 of 21 nodes int8`), at least 14.
+    let pw = b
+        .measurements
+        .iter()
+        .map(|m| m.variant.precision.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(14);
     let _ = writeln!(
         s,
-        "{:<10} {:<14} {:>6} {:>11} {:>10} {:>10} {:>12}  status",
+        "{:<10} {:<pw$} {:>6} {:>11} {:>10} {:>10} {:>12}  status",
         "engine", "precision", "batch", "median ms", "min ms", "max ms", "samples/s"
     );
     for m in &b.measurements {
@@ -166,7 +174,7 @@ pub fn table(b: &Bench) -> String {
             Some(st) => {
                 let _ = writeln!(
                     s,
-                    "{:<10} {:<14} {:>6} {:>11.3} {:>10.3} {:>10.3} {:>12.1}  ok",
+                    "{:<10} {:<pw$} {:>6} {:>11.3} {:>10.3} {:>10.3} {:>12.1}  ok",
                     v.engine,
                     v.precision,
                     m.batch,
@@ -184,7 +192,7 @@ pub fn table(b: &Bench) -> String {
                 };
                 let _ = writeln!(
                     s,
-                    "{:<10} {:<14} {:>6} {:>11} {:>10} {:>10} {:>12}  {}",
+                    "{:<10} {:<pw$} {:>6} {:>11} {:>10} {:>10} {:>12}  {}",
                     v.engine,
                     v.precision,
                     batch,
@@ -273,8 +281,15 @@ pub fn markdown(b: &Bench) -> String {
     s
 }
 
-/// `bench.json`.
+/// `bench.json`, and stdout with `--format json`.
 pub fn json(b: &Bench) -> Vec<u8> {
+    let mut bytes = serde_json::to_vec_pretty(&json_value(b)).unwrap_or_default();
+    bytes.push(b'\n');
+    bytes
+}
+
+/// The document of [`json`] (schema in docs/cli-json.md).
+pub fn json_value(b: &Bench) -> serde_json::Value {
     let rows: Vec<_> = b
         .measurements
         .iter()
@@ -299,7 +314,7 @@ pub fn json(b: &Bench) -> Vec<u8> {
             "kept_float": l.kept_float.iter().map(|(n, op, r)| json!({"node": n, "op_type": op, "reason": r})).collect::<Vec<_>>(),
         })
     });
-    let value = json!({
+    json!({
         "model": b.model,
         "inputs": b.inputs.iter().map(|(n, d)| json!({"name": n, "dims": d})).collect::<Vec<_>>(),
         "batches": b.batches,
@@ -318,10 +333,7 @@ pub fn json(b: &Bench) -> Vec<u8> {
         "qoperator": lowering,
         "kernels": b.kernels.iter().map(|(l, k)| json!({"row": l, "kernels": k})).collect::<Vec<_>>(),
         "rows": rows,
-    });
-    let mut bytes = serde_json::to_vec_pretty(&value).unwrap_or_default();
-    bytes.push(b'\n');
-    bytes
+    })
 }
 
 /// The latency bar chart (groups = batch sizes, bars = rows) and the speed-up heat-map
