@@ -17,6 +17,10 @@ pub struct Stage {
 impl Stage {
     /// A stage of `total` steps (a spinner when `None`) titled `title`.
     pub fn new(quiet: bool, title: &str, total: Option<usize>) -> Stage {
+        // No bar is drawn off a terminal: a line per stage keeps CI logs readable.
+        if !quiet && !std::io::stderr().is_terminal() {
+            eprintln!("{title}");
+        }
         let target =
             if quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() };
         let bar = match total {
@@ -72,10 +76,7 @@ impl Stages {
         if let Some(s) = self.current.take() {
             s.finish();
         }
-        // No bar is drawn off a terminal: a line per stage keeps CI logs readable.
-        if !self.quiet && !std::io::stderr().is_terminal() {
-            eprintln!("{title}");
-        }
+
         self.current = Some(Stage::new(self.quiet, title, total));
     }
 

@@ -136,7 +136,7 @@ pub fn run(args: BenchArgs, out: Output) -> anyhow::Result<ExitCode> {
             for (&batch, inputs_shape) in args.batch.iter().zip(&shapes) {
                 let stage = Stage::new(
                     out.quiet,
-                    &format!("{} batch {batch}", variant.label()),
+                    &format!("timing {}, batch {batch}", variant.label()),
                     Some(args.warmup + args.runs),
                 );
                 let outcome = measure(
@@ -235,6 +235,13 @@ fn read_qdq(
     out.log(format!("read {} quantized tensors from {}", q.tensors.len(), qdq.display()));
     let missing = missing_output_ranges(&q);
     if missing.is_empty() {
+        if let Some(calib) = calib {
+            out.log(format!(
+                "--calib {}: not used, {} has every output range",
+                calib.display(),
+                qdq.display()
+            ));
+        }
         return Ok(q);
     }
     let int8 = q.int8_nodes().len();

@@ -6,12 +6,11 @@
 use crate::output::Output;
 use anyhow::Context;
 use calibr8::compare::{
-    compare_with_events, AccuracyTarget, CompareEvent, CompareJob, CompareOptions, CompareReport,
-    Labels, Metrics, MixedOptions, PlotRef, RankBy, ALL_METHODS,
+    compare_with_events, AccuracyTarget, CompareEvent, CompareJob, CompareOptions, Labels,
+    MixedOptions, PlotRef, RankBy, ALL_METHODS,
 };
 use calibr8::export::{qdq_model, OutputSet};
 use calibr8::{NpySource, OnnxModel, Precision, QuantConfig};
-use calibr8_plot::{bar_chart, BarChart, Series};
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -227,11 +226,11 @@ pub fn run(args: CompareArgs, out: Output) -> anyhow::Result<ExitCode> {
     stages.finish();
 
     let mut files = OutputSet::new(&args.out);
-    let plots = plots(&comparison.report)?;
-    for (stem, title, rendered) in plots {
-        files.add(format!("{stem}.svg"), rendered.svg.into_bytes());
-        files.add(format!("{stem}.png"), rendered.png);
-        comparison.report.plots.push(PlotRef { file: format!("{stem}.png"), title });
+    let charts = calibr8_plot::reports::compare_charts(&comparison.report).context("plotting")?;
+    for c in charts {
+        files.add(format!("{}.svg", c.stem), c.rendered.svg.into_bytes());
+        files.add(format!("{}.png", c.stem), c.rendered.png);
+        comparison.report.plots.push(PlotRef { file: format!("{}.png", c.stem), title: c.title });
     }
     let report = &comparison.report;
     let mut json = serde_json::to_string_pretty(report)?;
@@ -263,135 +262,4 @@ pub fn run(args: CompareArgs, out: Output) -> anyhow::Result<ExitCode> {
     // Exit 1: the accuracy gate (the target) was not met; the report says how close it got.
     let met = report.mixed_precision.as_ref().is_none_or(|m| m.met);
     Ok(if met { ExitCode::SUCCESS } else { ExitCode::from(1) })
-}
-
-/// An infinite SQNR (identical runs) has no bar length; it is drawn as n/a.
-fn finite(v: f64) -> f64 {
-    if v.is_finite() {
-        v
-    } else {
-        f64::NAN
-    }
-}
-
-/// The per-layer SQNR chart and the per-method charts.
-fn plots(
-    report: &CompareReport,
-) -> anyhow::Result<Vec<(&'static str, String, calibr8_plot::Rendered)>> {
-    let mut plots = vec![];
-    let model = std::path::Path::new(&report.model)
-        .file_name()
-        .map(|f| f.to_string_lossy().into_owned())
-        .unwrap_or_else(|| report.model.clone());
-    if !report.layers.is_empty() {
-        let title = format!("{model}: SQNR per layer ({}, higher is better)", report.chosen_method);
-        let chart = BarChart {
-            title: title.clone(),
-            categories: report
-                .layers
-                .iter()
-                .map(|l| format!("{} ({})", l.node, l.op_type))
-                .collect(),
-            series: vec![
-                Series {
-                    name: "isolated: model output, only this layer int8".into(),
-                    values: report
-                        .layers
-                        .iter()
-                        .map(|l| finite(l.isolated.sqnr_or_inf()))
-                        .collect(),
-                },
-                Series {
-                    name: "cumulative: this layer's output, all int8".into(),
-                    values: report
-                        .layers
-                        .iter()
-                        .map(|l| finite(l.cumulative.sqnr_or_inf()))
-                        .collect(),
-                },
-            ],
-            value_label: "SQNR (dB)".into(),
-            horizontal: true,
-        };
-        plots.push(("layers_sqnr", title, bar_chart(&chart).context("plotting layers_sqnr")?));
-    }
-    let methods: Vec<(&str, &Metrics)> = report
-        .methods
-        .iter()
-        .filter_map(|m| m.outputs.first().map(|o| (m.method.as_str(), &o.metrics)))
-        .collect();
-    if !methods.is_empty() {
-        let output = &report.methods[0].outputs[0].output;
-        let title = format!("{model}: output SQNR per method");
-        let chart = BarChart {
-            title: title.clone(),
-            categories: methods.iter().map(|(m, _)| m.to_string()).collect(),
-            series: vec![Series {
-                name: "all int8".into(),
-                values: methods.iter().map(|(_, m)| finite(m.sqnr_or_inf())).collect(),
-            }],
-            value_label: format!("SQNR of '{output}' vs fp32 (dB)"),
-            horizontal: false,
-        };
-        plots.push(("methods_sqnr", title, bar_chart(&chart).context("plotting methods_sqnr")?));
-        let (label, values): (&str, Vec<f64>) = if report.labels.is_some() {
-            let mut values = vec![];
-            if let Some(r) = report.reference_top1_accuracy {
-                values.push(100.0 * r);
-            }
-            values.extend(methods.iter().map(|(_, m)| 100.0 * m.top1_accuracy.unwrap_or(f64::NAN)));
-            ("top-1 accuracy (%)", values)
-        } else {
-            (
-                "top-1 agreement (%)",
-                methods.iter().map(|(_, m)| 100.0 * m.top1_agreement.unwrap_or(f64::NAN)).collect(),
-            )
-        };
-        let mut categories: Vec<String> = methods.iter().map(|(m, _)| m.to_string()).collect();
-        if report.labels.is_some() && report.reference_top1_accuracy.is_some() {
-            categories.insert(0, "fp32 reference".into());
-        }
-        let title = format!("{model}: {label} per method");
-        let chart = BarChart {
-            title: title.clone(),
-            categories,
-            series: vec![Series { name: "all int8".into(), values }],
-            value_label: format!("{label}, output '{output}'"),
-            horizontal: false,
-        };
-        plots.push(("methods_top1", title, bar_chart(&chart).context("plotting methods_top1")?));
-    }
-    if let Some(mp) = &report.mixed_precision {
-        let (label, scale) = match mp.target {
-            AccuracyTarget::Top1Drop { .. } => ("top-1 drop (percentage points)", 1.0),
-            AccuracyTarget::Cosine { .. } => ("1 − cosine (×10⁻⁶)", 1e6),
-            AccuracyTarget::Sqnr { .. } => ("SQNR (dB)", 1.0),
-        };
-        // Cosine sits within 1e-4 of 1: its distance from 1 is what a bar can show.
-        let value = |m: &Metrics| match mp.target {
-            AccuracyTarget::Cosine { .. } => scale * (1.0 - m.cosine),
-            _ => finite(mp.target.value(m).unwrap_or(f64::NAN)),
-        };
-        let title = format!("{model}: mixed precision, target {}", mp.target);
-        let chart = BarChart {
-            title: title.clone(),
-            categories: mp
-                .steps
-                .iter()
-                .enumerate()
-                .map(|(ix, s)| match &s.kept_in_float {
-                    Some(n) => format!("{ix}: +{n} in {}", mp.float_precision),
-                    None => format!("{ix}: all int8"),
-                })
-                .collect(),
-            series: vec![Series {
-                name: "whole model".into(),
-                values: mp.steps.iter().map(|s| value(&s.metrics)).collect(),
-            }],
-            value_label: label.into(),
-            horizontal: true,
-        };
-        plots.push(("mixed_steps", title, bar_chart(&chart).context("plotting mixed_steps")?));
-    }
-    Ok(plots)
 }

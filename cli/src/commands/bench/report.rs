@@ -3,7 +3,8 @@
 use super::rows::Variant;
 use super::timing::Stats;
 use calibr8::export::QOperatorModel;
-use calibr8_plot::{bar_chart, heatmap, BarChart, Heatmap, Rendered, Series};
+use calibr8_plot::reports::{bench_charts, Latencies};
+use calibr8_plot::Rendered;
 use serde_json::json;
 use std::fmt::Write;
 
@@ -336,46 +337,22 @@ pub fn json_value(b: &Bench) -> serde_json::Value {
     })
 }
 
-/// The latency bar chart (groups = batch sizes, bars = rows) and the speed-up heat-map
-/// (cell = median latency of the row ÷ that of the column, same batch: > 1 = column faster).
-/// `None` when no row was measured.
+/// The latency bar chart and the speed-up heat-map (`calibr8_plot::reports::bench_charts`) of
+/// the measured rows; `None` when no row was measured.
 pub fn charts(b: &Bench) -> anyhow::Result<Option<(Rendered, Rendered)>> {
     let labels = b.measured_labels();
     if labels.is_empty() {
         return Ok(None);
     }
-    let model = std::path::Path::new(&b.model)
-        .file_name()
-        .map_or(b.model.clone(), |f| f.to_string_lossy().into());
-    let latency = BarChart {
-        title: format!("{model}: median latency ({} runs)", b.runs),
-        categories: b.batches.iter().map(|bt| format!("batch {bt}")).collect(),
-        series: labels
+    let latencies = Latencies {
+        model: b.model.clone(),
+        runs: b.runs,
+        batches: b.batches.clone(),
+        rows: labels
             .iter()
-            .map(|l| Series {
-                name: l.clone(),
-                values: b.batches.iter().map(|&bt| b.median(l, bt)).collect(),
-            })
+            .map(|l| (l.clone(), b.batches.iter().map(|&bt| b.median(l, bt)).collect()))
             .collect(),
-        value_label: "latency per batch (ms)".into(),
-        horizontal: false,
     };
-    let mut rows = vec![];
-    let mut values = vec![];
-    for &bt in &b.batches {
-        for row in &labels {
-            rows.push(format!("{row} · batch {bt}"));
-            values.push(labels.iter().map(|col| b.median(row, bt) / b.median(col, bt)).collect());
-        }
-    }
-    let speedup = Heatmap {
-        title: format!("{model}: speed-up of column over row"),
-        rows,
-        columns: labels.clone(),
-        values,
-        value_label: "row latency ÷ column latency (median, same batch); > 1: column is faster"
-            .into(),
-        value_format: "{:.2}×".into(),
-    };
-    Ok(Some((bar_chart(&latency)?, heatmap(&speedup)?)))
+    let (latency, speedup) = bench_charts(&latencies)?;
+    Ok(Some((latency.rendered, speedup.rendered)))
 }
