@@ -64,20 +64,36 @@ fn validate(chart: &BarChart) -> Result<(), PlotError> {
         for (v, c) in s.values.iter().zip(&chart.categories) {
             let what = || format!("series {:?}, category {c:?}", s.name);
             if v.is_infinite() {
-                return Err(PlotError::NonFinite { chart: chart.title.clone(), what: what(), value: *v });
+                return Err(PlotError::NonFinite {
+                    chart: chart.title.clone(),
+                    what: what(),
+                    value: *v,
+                });
             }
             if chart.value_axis == ValueAxis::Log && *v <= 0.0 {
-                return Err(PlotError::NotPositive { chart: chart.title.clone(), what: what(), value: *v });
+                return Err(PlotError::NotPositive {
+                    chart: chart.title.clone(),
+                    what: what(),
+                    value: *v,
+                });
             }
         }
     }
     for l in &chart.lines {
         let what = || format!("line {:?}", l.label);
         if !l.value.is_finite() {
-            return Err(PlotError::NonFinite { chart: chart.title.clone(), what: what(), value: l.value });
+            return Err(PlotError::NonFinite {
+                chart: chart.title.clone(),
+                what: what(),
+                value: l.value,
+            });
         }
         if chart.value_axis == ValueAxis::Log && l.value <= 0.0 {
-            return Err(PlotError::NotPositive { chart: chart.title.clone(), what: what(), value: l.value });
+            return Err(PlotError::NotPositive {
+                chart: chart.title.clone(),
+                what: what(),
+                value: l.value,
+            });
         }
     }
     Ok(())
@@ -271,7 +287,6 @@ impl Scene for BarScene<'_> {
                     .map_err(|e| e.to_string())?;
                 }
             }
-        }
             for line in &chart.lines {
                 let y = on_axis(chart, line.value);
                 ctx.draw_series(std::iter::once(PathElement::new(

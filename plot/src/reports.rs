@@ -45,11 +45,19 @@ pub fn compare_charts(report: &CompareReport) -> Result<Vec<ReportChart>, PlotEr
         let title = format!("{model}: SQNR per layer ({}, higher is better)", report.chosen_method);
         let chart = BarChart {
             title: title.clone(),
-            categories: report.layers.iter().map(|l| format!("{} ({})", l.node, l.op_type)).collect(),
+            categories: report
+                .layers
+                .iter()
+                .map(|l| format!("{} ({})", l.node, l.op_type))
+                .collect(),
             series: vec![
                 Series {
                     name: "isolated: model output, only this layer int8".into(),
-                    values: report.layers.iter().map(|l| finite(l.isolated.sqnr_or_inf())).collect(),
+                    values: report
+                        .layers
+                        .iter()
+                        .map(|l| finite(l.isolated.sqnr_or_inf()))
+                        .collect(),
                 },
                 Series {
                     name: "cumulative: this layer's output, all int8".into(),
@@ -74,8 +82,7 @@ pub fn compare_charts(report: &CompareReport) -> Result<Vec<ReportChart>, PlotEr
         .collect();
     if let Some(first) = report.methods.first().and_then(|m| m.outputs.first()) {
         let output = &first.output;
-        let categories: Vec<String> =
-            methods.iter().map(|(m, _)| format!("{m}")).collect();
+        let categories: Vec<String> = methods.iter().map(|(m, _)| format!("{m}")).collect();
         let title = format!("{model}: output SQNR per method, ranked");
         let chart = BarChart {
             title: title.clone(),
@@ -123,7 +130,9 @@ pub fn compare_charts(report: &CompareReport) -> Result<Vec<ReportChart>, PlotEr
     }
     if let Some(mp) = &report.mixed_precision {
         let (label, scale) = match mp.target {
-            AccuracyTarget::Top1Drop { .. } => ("top-1 drop (percentage points, lower is better)", 1.0),
+            AccuracyTarget::Top1Drop { .. } => {
+                ("top-1 drop (percentage points, lower is better)", 1.0)
+            }
             AccuracyTarget::Cosine { .. } => ("1 − cosine (×10⁻⁶, lower is better)", 1e6),
             AccuracyTarget::Sqnr { .. } => ("SQNR (dB, higher is better)", 1.0),
         };
@@ -137,11 +146,14 @@ pub fn compare_charts(report: &CompareReport) -> Result<Vec<ReportChart>, PlotEr
             AccuracyTarget::Cosine { min } => scale * (1.0 - min),
             AccuracyTarget::Sqnr { min_db } => min_db,
         };
-        let note = mp.precision_note(&report.backend).map(|n| format!(" ({n})")).unwrap_or_default();
+        let note =
+            mp.precision_note(&report.backend).map(|n| format!(" ({n})")).unwrap_or_default();
         let title = format!("{model}: mixed precision, target {}{note}", mp.target);
         let chart = BarChart {
             title: title.clone(),
-            categories: (0..mp.steps.len()).map(|ix| format!("{ix}: {}", mp.step_label(ix))).collect(),
+            categories: (0..mp.steps.len())
+                .map(|ix| format!("{ix}: {}", mp.step_label(ix)))
+                .collect(),
             series: vec![Series {
                 name: "whole model".into(),
                 values: mp.steps.iter().map(|s| value(&s.metrics)).collect(),
@@ -193,7 +205,8 @@ pub fn bench_charts(b: &Latencies) -> Result<(ReportChart, ReportChart), PlotErr
 
     // Rows 1.., columns ..n-1 of each batch: the lower triangle, so a pair appears once.
     let n = b.rows.len();
-    let columns: Vec<String> = b.rows.iter().take(n.saturating_sub(1)).map(|r| r.0.clone()).collect();
+    let columns: Vec<String> =
+        b.rows.iter().take(n.saturating_sub(1)).map(|r| r.0.clone()).collect();
     let mut rows = vec![];
     let mut values = vec![];
     let mut empty = vec![];
@@ -234,8 +247,8 @@ pub fn bench_charts(b: &Latencies) -> Result<(ReportChart, ReportChart), PlotErr
             rows,
             columns,
             values,
-            value_label: "column latency ÷ row latency (median, same batch): > 1× the row is faster"
-                .into(),
+            value_label:
+                "column latency ÷ row latency (median, same batch): > 1× the row is faster".into(),
             value_format: "{:.2}×".into(),
             colors: ColorScale::Diverging { center: 1.0 },
             empty,
