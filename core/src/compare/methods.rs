@@ -144,11 +144,13 @@ pub fn evaluate_method(
 /// with the float model, then SQNR. Cosine and SQNR rank as measured. Equal keys keep the given
 /// order.
 pub fn rank(results: Vec<MethodResult>, rank_by: RankBy, samples: usize) -> Vec<MethodResult> {
-    let first = |r: &MethodResult| r.outputs.first().map(|o| &o.metrics);
+    fn first(r: &MethodResult) -> Option<&Metrics> {
+        r.outputs.first().map(|o| &o.metrics)
+    }
     let order: Vec<usize> = match rank_by {
         RankBy::Top1 => super::ties::rank_top1(
             &results,
-            |r| first(r),
+            first,
             |m| m.top1_accuracy.or(m.top1_agreement),
             samples,
         ),

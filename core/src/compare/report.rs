@@ -304,7 +304,7 @@ impl CompareReport {
                 ("op", L, B),
                 ("isolated SQNR (dB)", R, B),
                 ("isolated cosine", R, F),
-                (&isolated_top1, R, F),
+                (isolated_top1.as_str(), R, F),
                 ("cumulative tensor", L, F),
                 ("cumulative SQNR (dB)", R, B),
                 ("cumulative cosine", R, F),

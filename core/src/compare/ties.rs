@@ -118,9 +118,9 @@ mod tests {
     fn a_difference_beyond_the_interval_still_wins() {
         // 10 samples of 360 apart, with only 10 discordant pairs possible: no tie.
         let items = vec![m(340.0 / 360.0, 350.0 / 360.0, 20.0), m(350.0 / 360.0, 1.0, 10.0)];
-        assert_eq!(rank_top1(&items, Some, |x| x.top1_accuracy, 360), [1, 0]);
+        assert_eq!(rank_top1(&items, |x| Some(x), |x| x.top1_accuracy, 360), [1, 0]);
         let items = vec![m(350.0 / 360.0, 1.0, 10.0), m(340.0 / 360.0, 350.0 / 360.0, 40.0)];
-        assert_eq!(rank_top1(&items, Some, |x| x.top1_accuracy, 360), [0, 1]);
+        assert_eq!(rank_top1(&items, |x| Some(x), |x| x.top1_accuracy, 360), [0, 1]);
     }
 
     #[test]
@@ -136,6 +136,6 @@ mod tests {
     #[test]
     fn equal_keys_keep_the_given_order() {
         let items = vec![m(0.5, 0.9, 30.0), m(0.5, 0.9, 30.0), m(0.9, 1.0, 40.0)];
-        assert_eq!(rank_top1(&items, Some, |x| x.top1_accuracy, 10_000), [2, 0, 1]);
+        assert_eq!(rank_top1(&items, |x| Some(x), |x| x.top1_accuracy, 10_000), [2, 0, 1]);
     }
 }
