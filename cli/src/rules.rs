@@ -2,6 +2,7 @@
 //! (`op_types_to_quantize`, `nodes_to_exclude`) and ModelOpt's quantizers set on the command
 //! line, mapped onto the NNI-style `config_list` every other path reads.
 
+use calibr8::calibration::Method;
 use calibr8::{ConfigRule, OnnxModel, QuantConfig};
 use clap::Args;
 
@@ -72,6 +73,21 @@ impl RuleArgs {
             }
         }
         Ok(())
+    }
+}
+
+/// `--percentile P` on a percentile method: the method with P as its parameter (validated).
+pub fn with_percentile(method: &Method, p: f64) -> anyhow::Result<Method> {
+    match method {
+        Method::Percentile { .. } => {
+            let m = Method::Percentile { percentile: p };
+            m.validate().map_err(|e| anyhow::anyhow!("--percentile {p}: {e}"))?;
+            Ok(m)
+        }
+        other => anyhow::bail!(
+            "--percentile {p} applies to the percentile method, but the method is `{other}`; \
+             add --method percentile"
+        ),
     }
 }
 

@@ -75,10 +75,10 @@ pub fn compare_charts(report: &CompareReport) -> Result<Vec<ReportChart>, PlotEr
         };
         charts.push(ReportChart { stem: "layers_sqnr", title, rendered: bar_chart(&chart)? });
     }
-    let methods: Vec<(&str, &Metrics)> = report
+    let methods: Vec<(String, &Metrics)> = report
         .methods
         .iter()
-        .filter_map(|m| m.outputs.first().map(|o| (m.method.as_str(), &o.metrics)))
+        .filter_map(|m| m.outputs.first().map(|o| (m.method.to_string(), &o.metrics)))
         .collect();
     if let Some(first) = report.methods.first().and_then(|m| m.outputs.first()) {
         let output = &first.output;

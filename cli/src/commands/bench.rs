@@ -297,7 +297,7 @@ fn calibrate(
         None => QuantConfig::default(),
     };
     if let Some(m) = args.method {
-        config.method = m.as_str().into();
+        config.method = m.as_str().parse().map_err(anyhow::Error::msg)?;
     }
     args.rules.apply(&mut config)?;
     config.validate()?;

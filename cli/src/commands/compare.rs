@@ -5,9 +5,10 @@
 
 use crate::output::Output;
 use anyhow::Context;
+use calibr8::calibration::Method;
 use calibr8::compare::{
     compare_with_events, AccuracyTarget, CompareEvent, CompareJob, CompareOptions, Labels,
-    MixedOptions, PlotRef, RankBy, ALL_METHODS,
+    MixedOptions, PlotRef, RankBy,
 };
 use calibr8::export::{qdq_model, OutputSet};
 use calibr8::{NpySource, OnnxModel, Precision, QuantConfig};
@@ -165,15 +166,23 @@ pub fn run(args: CompareArgs, out: Output) -> anyhow::Result<ExitCode> {
         Some(path) => QuantConfig::load(path)?,
         None => QuantConfig::default(),
     };
-    if let Some(p) = args.percentile {
-        config.percentile = p;
-    }
     args.rules.apply(&mut config)?;
     config.validate()?;
-    let methods: Vec<String> = match args.method {
-        MethodsArg::All => ALL_METHODS.iter().map(|m| m.to_string()).collect(),
-        one => vec![one.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default()],
+    let mut methods: Vec<Method> = match args.method {
+        MethodsArg::All => Method::all_default(),
+        one => {
+            let name =
+                one.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default();
+            vec![name.parse().map_err(anyhow::Error::msg)?]
+        }
     };
+    if let Some(p) = args.percentile {
+        let percentile = methods.iter_mut().find(|m| matches!(m, Method::Percentile { .. }));
+        let Some(m) = percentile else {
+            anyhow::bail!("--percentile {p}: no percentile method is compared; add --method all or percentile");
+        };
+        *m = crate::rules::with_percentile(m, p)?;
+    }
     let target = target(&args)?;
     if let Some(n) = args.max_float_layers {
         anyhow::ensure!(target.is_some(), "--max-float-layers {n} needs a --target-… option");

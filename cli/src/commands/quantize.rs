@@ -17,10 +17,10 @@ pub fn config_from_args(args: &QuantizeArgs) -> anyhow::Result<QuantConfig> {
         None => QuantConfig::default(),
     };
     if let Some(m) = args.method {
-        config.method = m.as_str().into();
+        config.method = m.as_str().parse().map_err(anyhow::Error::msg)?;
     }
     if let Some(p) = args.percentile {
-        config.percentile = p;
+        config.method = crate::rules::with_percentile(&config.method, p)?;
     }
     if let Some(h) = args.histogram {
         config.histogram = match h {

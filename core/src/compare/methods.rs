@@ -10,7 +10,7 @@ use crate::data::CalibrationData;
 use crate::internal::*;
 use crate::quantize::{observe_activations, observe_weights, Progress};
 use crate::QuantPlan;
-use calibr8_calibration::Method;
+use calibr8_calibration::{Method, DEFAULT_EMA_DECAY};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -48,14 +48,11 @@ impl std::fmt::Display for RankBy {
     }
 }
 
-/// The method names `all` stands for, in a stable order.
-pub const ALL_METHODS: [&str; 5] = ["minmax", "ema", "percentile", "entropy", "mse"];
-
 /// One calibrated method, evaluated.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MethodResult {
-    /// The method (`minmax`, `ema`, `percentile`, `entropy`, `mse`).
-    pub method: String,
+    /// The method, with its parameter (serialized as `percentile:99.9`, `entropy`, ...).
+    pub method: Method,
     /// 1 = best by the ranking metric (top-1 ties within sampling noise broken by agreement,
     /// then SQNR).
     pub rank: usize,
@@ -65,21 +62,38 @@ pub struct MethodResult {
     pub outputs: Vec<OutputMetrics>,
 }
 
-/// Calibrates `plan` with every method in `methods` (names as in `QuantConfig::method`) from
-/// one pass over `data` on `backend`. Weights use the config's `weight_method` for all.
+/// Calibrates `plan` with every method in `methods` (e.g. [`Method::all_default`]) from one
+/// pass over `data` on `backend`. Weights use the config's `weight_method` for all. One pass
+/// tracks one EMA, so `methods` may hold EMA at one decay only.
 pub fn calibrate_methods(
     backend: &dyn Backend,
     model: &OnnxModel,
     data: &dyn CalibrationData,
     config: &QuantConfig,
-    methods: &[String],
+    methods: &[Method],
     progress: &mut dyn FnMut(Progress),
-) -> Result<Vec<(String, QuantizedModel)>> {
+) -> Result<Vec<(Method, QuantizedModel)>> {
+    for m in methods {
+        m.validate().map_err(|e| Error::config("methods", e.to_string()))?;
+    }
+    let mut decays = methods.iter().filter_map(|m| match m {
+        Method::EmaMinMax { decay } => Some(*decay),
+        Method::MinMax | Method::Percentile { .. } | Method::Entropy | Method::Mse => None,
+    });
+    let decay = decays.next().unwrap_or(DEFAULT_EMA_DECAY);
+    if let Some(other) = decays.find(|d| *d != decay) {
+        return Err(Error::config(
+            "methods",
+            format!(
+                "EMA at decay {decay} and at {other}: one calibration pass tracks one EMA;                  compare one decay per run"
+            ),
+        ));
+    }
     let plan = QuantPlan::resolve(model, config)?;
     let weights = observe_weights(model, &plan, config)?;
-    // Capturing under `ema` tracks the EMA at the config's decay; `collect_all` keeps min/max
+    // Capturing under EMA tracks the EMA at the requested decay; `collect_all` keeps min/max
     // and the histogram for the others.
-    let capture_config = QuantConfig { method: "ema".into(), ..config.clone() };
+    let capture_config = QuantConfig { method: Method::EmaMinMax { decay }, ..config.clone() };
     let observers = observe_activations(
         backend,
         model,
@@ -91,15 +105,14 @@ pub fn calibrate_methods(
         progress,
     )?;
     let mut out = vec![];
-    for name in methods {
-        let method_config = QuantConfig { method: name.clone(), ..config.clone() };
-        let method: Method = method_config.activation_method()?;
+    for method in methods {
         let mut ranges = weights.clone();
         for (tensor, observer) in &observers {
-            ranges.insert(tensor.clone(), observer.finish_as(&method)?);
+            ranges.insert(tensor.clone(), observer.finish_as(method)?);
         }
+        let method_config = QuantConfig { method: method.clone(), ..config.clone() };
         out.push((
-            name.clone(),
+            method.clone(),
             QuantizedModel::new(model.clone(), plan.clone(), ranges, method_config)?,
         ));
     }
@@ -111,12 +124,12 @@ pub fn calibrate_methods(
 pub fn rank_methods(
     eval: &Evaluation<'_>,
     candidate: &dyn Backend,
-    models: &[(String, QuantizedModel)],
+    models: &[(Method, QuantizedModel)],
     rank_by: RankBy,
 ) -> Result<Vec<MethodResult>> {
     let mut results = vec![];
-    for (name, q) in models {
-        results.push(evaluate_method(eval, candidate, name, q)?);
+    for (method, q) in models {
+        results.push(evaluate_method(eval, candidate, method, q)?);
     }
     Ok(rank(results, rank_by, eval.samples()))
 }
@@ -125,13 +138,13 @@ pub fn rank_methods(
 pub fn evaluate_method(
     eval: &Evaluation<'_>,
     candidate: &dyn Backend,
-    name: &str,
+    method: &Method,
     q: &QuantizedModel,
 ) -> Result<MethodResult> {
     let outputs = eval.outputs(candidate, Lowering::Quantized(q))?;
     let clipping = q.activations().filter(|t| t.range.clipped_fraction > 0.01).count();
     Ok(MethodResult {
-        method: name.to_string(),
+        method: method.clone(),
         rank: 0,
         tensors_clipping_over_1pct: clipping,
         outputs,
@@ -141,8 +154,8 @@ pub fn evaluate_method(
 /// Ranks `results` (evaluated on `samples` samples) best first by `rank_by` on the first output.
 /// For `top1`, differences within sampling noise (one sample, or the 95 % interval of the pairs
 /// the two methods can disagree on, see [`super::ties`]) are ties, broken by top-1 agreement
-/// with the float model, then SQNR. Cosine and SQNR rank as measured. Equal keys keep the given
-/// order.
+/// with the float model, then SQNR. Cosine and SQNR rank as measured, ties broken by SQNR.
+/// Equal keys keep the given order.
 pub fn rank(results: Vec<MethodResult>, rank_by: RankBy, samples: usize) -> Vec<MethodResult> {
     fn first(r: &MethodResult) -> Option<&Metrics> {
         r.outputs.first().map(|o| &o.metrics)
@@ -182,14 +195,14 @@ pub fn rank(results: Vec<MethodResult>, rank_by: RankBy, samples: usize) -> Vec<
 }
 
 /// Ranges of every method side by side, for reports: tensor → method → amax (largest channel).
-pub fn amax_table(models: &[(String, QuantizedModel)]) -> BTreeMap<String, BTreeMap<String, f32>> {
+pub fn amax_table(models: &[(Method, QuantizedModel)]) -> BTreeMap<String, BTreeMap<String, f32>> {
     let mut table: BTreeMap<String, BTreeMap<String, f32>> = BTreeMap::new();
-    for (name, q) in models {
+    for (method, q) in models {
         for t in q.activations() {
             table
                 .entry(t.target.tensor.clone())
                 .or_default()
-                .insert(name.clone(), t.range.max_amax());
+                .insert(method.to_string(), t.range.max_amax());
         }
     }
     table

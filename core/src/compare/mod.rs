@@ -35,7 +35,6 @@ pub use evaluate::{Evaluation, Labels, OutputMetrics, TensorMetrics};
 pub use layers::{analyze_layers, weight_metrics, LayerAnalysis, LayerResult};
 pub use methods::{
     amax_table, calibrate_methods, evaluate_method, rank, rank_methods, MethodResult, RankBy,
-    ALL_METHODS,
 };
 pub use metrics::{argmax_rows, MetricAccumulator, Metrics};
 pub use mixed::{
@@ -48,12 +47,13 @@ pub use report::{BackendComparison, CompareReport, PlotRef};
 use crate::backend::{Backend, Lowering};
 use crate::data::CalibrationData;
 use crate::internal::*;
+use calibr8_calibration::Method;
 
 /// Which methods to calibrate and how to choose among them.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CompareOptions {
-    /// Method names to calibrate (from one pass); the best ranked is analysed per layer.
-    pub methods: Vec<String>,
+    /// Methods to calibrate (from one pass); the best ranked is analysed per layer.
+    pub methods: Vec<Method>,
     /// Ranking metric.
     pub rank_by: RankBy,
     /// Mixed-precision search, when a target is given.
@@ -62,11 +62,7 @@ pub struct CompareOptions {
 
 impl Default for CompareOptions {
     fn default() -> Self {
-        CompareOptions {
-            methods: ALL_METHODS.iter().map(|m| m.to_string()).collect(),
-            rank_by: RankBy::Top1,
-            mixed: None,
-        }
+        CompareOptions { methods: Method::all_default(), rank_by: RankBy::Top1, mixed: None }
     }
 }
 
@@ -95,7 +91,7 @@ pub struct Comparison {
     /// Everything measured.
     pub report: CompareReport,
     /// The calibrated model of each method, in `options.methods` order.
-    pub models: Vec<(String, QuantizedModel)>,
+    pub models: Vec<(Method, QuantizedModel)>,
     /// The mixed-precision model, when a target was given.
     pub mixed: Option<QuantizedModel>,
 }
@@ -129,12 +125,9 @@ pub fn compare_with_events(
     let batches = calib.num_batches();
     let passes =
         if config.histogram == calibr8_calibration::HistogramMode::TwoPass { 2 } else { 1 };
+    let names: Vec<String> = options.methods.iter().map(|m| m.to_string()).collect();
     events(CompareEvent::Stage {
-        title: &format!(
-            "calibrating {} from one pass over {}",
-            options.methods.join(", "),
-            calib.name()
-        ),
+        title: &format!("calibrating {} from one pass over {}", names.join(", "), calib.name()),
         total: batches.map(|b| b * passes),
     });
     let models = calibrate_methods(reference, model, calib, config, &options.methods, &mut |p| {
@@ -146,16 +139,15 @@ pub fn compare_with_events(
         total: Some(models.len()),
     });
     let mut results = vec![];
-    for (ix, (name, q)) in models.iter().enumerate() {
-        results.push(evaluate_method(&evaluation, candidate, name, q)?);
-        events(CompareEvent::Step { done: ix + 1, item: name });
+    for (ix, (method, q)) in models.iter().enumerate() {
+        results.push(evaluate_method(&evaluation, candidate, method, q)?);
+        events(CompareEvent::Step { done: ix + 1, item: &method.to_string() });
     }
     let methods = rank(results, options.rank_by, evaluation.samples());
-    let chosen_method = methods.first().map(|m| m.method.clone()).unwrap_or_default();
-    let chosen = models
-        .iter()
-        .find(|(name, _)| *name == chosen_method)
-        .map(|(_, q)| q.clone())
+    let (chosen_method, chosen) = methods
+        .first()
+        .and_then(|best| models.iter().find(|(m, _)| *m == best.method))
+        .map(|(m, q)| (m.to_string(), q.clone()))
         .ok_or_else(|| Error::config("methods", "no method was calibrated"))?;
     // Per layer: one cumulative run, then one isolated run per int8 node.
     let int8_nodes = chosen.int8_nodes().len();

@@ -271,7 +271,7 @@ impl CompareReport {
             let x = &o.metrics;
             t.row(vec![
                 m.rank.to_string(),
-                m.method.clone(),
+                m.method.to_string(),
                 self.top1(x),
                 pct(x.top1_agreement),
                 cosine(x),

@@ -4,7 +4,7 @@
 mod atomic;
 mod nni;
 mod qdq;
-pub(crate) mod qoperator;
+mod qoperator;
 mod ranges;
 mod trt_cache;
 

@@ -15,13 +15,14 @@ pub struct MissingOutput {
     pub tensor: String,
 }
 
-/// The int8 Conv / Gemm / MatMul nodes of `q` whose output tensor has no range, graph order.
+/// The int8 nodes of `q` that have a QLinear form (Conv, Gemm, MatMul) whose output tensor has no range, graph order.
 pub fn missing_output_ranges(q: &QuantizedModel) -> Vec<MissingOutput> {
+    let ops = crate::ops::registry();
     q.model
         .graph()
         .node
         .iter()
-        .filter(|n| crate::export::qoperator::LOWERABLE.contains(&n.op_type.as_str()))
+        .filter(|n| ops.get(&n.op_type).qlinear_op().is_some())
         .filter(|n| q.node_precision.get(&n.name) == Some(&Precision::Int8))
         .filter_map(|n| {
             let tensor = n.output.first().filter(|t| !t.is_empty())?;
