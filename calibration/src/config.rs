@@ -133,7 +133,8 @@ impl ObserverConfig {
                 Method::MinMax => false,
                 // The histogram gives EMA's clipped fraction.
                 Method::EmaMinMax { .. } => true,
-                Method::Percentile { .. } | Method::Entropy | Method::Mse => true,
+                // Auto needs every candidate's statistics.
+                Method::Percentile { .. } | Method::Entropy | Method::Mse | Method::Auto => true,
             }
     }
 
@@ -141,6 +142,7 @@ impl ObserverConfig {
     pub fn ema_decay(&self) -> Option<f64> {
         match self.method {
             Method::EmaMinMax { decay } => Some(decay),
+            Method::Auto => Some(DEFAULT_EMA_DECAY),
             Method::MinMax | Method::Percentile { .. } | Method::Entropy | Method::Mse => {
                 self.collect_all.then_some(DEFAULT_EMA_DECAY)
             }

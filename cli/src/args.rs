@@ -40,6 +40,9 @@ pub enum Command {
 /// Observers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum MethodArg {
+    /// Per tensor, the candidate (minmax, percentile 99.9/99.99/99.999, entropy, mse, ema)
+    /// with the least error in the output of the nodes reading it.
+    Auto,
     /// max |x| (min/max for affine).
     Minmax,
     /// NNI's moving-average min/max (decay 0.99).
@@ -55,6 +58,7 @@ pub enum MethodArg {
 impl MethodArg {
     pub fn as_str(self) -> &'static str {
         match self {
+            MethodArg::Auto => "auto",
             MethodArg::Minmax => "minmax",
             MethodArg::Ema => "ema",
             MethodArg::Percentile => "percentile",
@@ -102,6 +106,12 @@ pub struct QuantizeArgs {
     #[arg(long, value_name = "N", help_heading = "Calibration")]
     pub batch: Option<usize>,
 
+    /// Dims for a dynamic model input, NAME=1x3x48x320 (repeat for several inputs) [default:
+    /// the calibration batches' shapes]. The data must match; the exported model keeps its
+    /// dynamic dims.
+    #[arg(long = "input-shape", value_name = "NAME=DIMS", help_heading = "Calibration")]
+    pub input_shape: Vec<String>,
+
     /// Batches run at once [default: the available cores]. Results are identical for any
     /// value: batches reach the observers in order.
     #[arg(long, short = 'j', value_name = "N", help_heading = "Calibration", env = "CALIBR8_JOBS")]
@@ -121,6 +131,15 @@ pub struct QuantizeArgs {
 
     #[command(flatten)]
     pub rules: crate::rules::RuleArgs,
+
+    /// Keep BatchNormalization nodes instead of folding them into the Conv / ConvTranspose /
+    /// Gemm before them (folding is what TensorRT and ONNX Runtime do at deployment).
+    #[arg(long, help_heading = "What to quantize", overrides_with = "fold_batchnorm")]
+    pub no_fold_batchnorm: bool,
+
+    /// Fold BatchNormalization into the preceding Conv / ConvTranspose / Gemm (the default).
+    #[arg(long, help_heading = "What to quantize", hide = true, overrides_with = "no_fold_batchnorm")]
+    pub fold_batchnorm: bool,
 
     /// Output folder (created if missing; files appear only when all are written).
     #[arg(long, short, value_name = "DIR", help_heading = "Output")]

@@ -67,6 +67,19 @@ pub fn text(
     s
 }
 
+/// With `method: auto`, how often each observer was chosen (None when auto did not run).
+pub fn auto_line(q: &QuantizedModel) -> Option<String> {
+    if q.auto.is_empty() {
+        return None;
+    }
+    let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+    for choice in q.auto.values() {
+        *counts.entry(choice.chosen.to_string()).or_default() += 1;
+    }
+    let list: Vec<String> = counts.iter().map(|(m, n)| format!("{m} ×{n}")).collect();
+    Some(format!("auto chose per tensor: {} (scores in ranges.json)", list.join(", ")))
+}
+
 /// One warning per tensor whose observer clipped more than [`CLIP_WARN_FRACTION`].
 pub fn clipping_warnings(q: &QuantizedModel) -> Vec<String> {
     q.tensors

@@ -37,8 +37,8 @@ pub use builder::QuantConfigBuilder;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "legacy::QuantConfigFile")]
 pub struct QuantConfig {
-    /// Observer for activations, with its parameter: `minmax`, `ema` / `ema:0.9`,
-    /// `percentile` / `percentile:99.9`, `entropy` or `mse`.
+    /// Observer for activations, with its parameter: `auto` (chosen per tensor, the default),
+    /// `minmax`, `ema` / `ema:0.9`, `percentile` / `percentile:99.9`, `entropy` or `mse`.
     pub method: Method,
     /// Observer for weights (TensorRT and ModelOpt use `minmax`, i.e. max |w|).
     pub weight_method: Method,
@@ -49,6 +49,14 @@ pub struct QuantConfig {
     pub num_bins: usize,
     /// NNI-style rules, applied in order; a later rule overrides an earlier one for the same node.
     pub config_list: Vec<ConfigRule>,
+    /// Fold BatchNormalization into the Conv / ConvTranspose / Gemm before it, as TensorRT and
+    /// ONNX Runtime do at deployment, so weights are quantized after the BN scaling.
+    pub fold_batchnorm: bool,
+    /// Dims for dynamic model inputs (`x: [1, 3, 48, 320]`), checked against the model; the
+    /// data must match them. Without it the calibration batches give the shapes. The exported
+    /// model keeps its dynamic dims.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub input_shapes: std::collections::BTreeMap<String, Vec<usize>>,
 }
 
 /// What of a node to quantize (NNI's `target_names`).
@@ -146,10 +154,11 @@ impl Default for ConfigRule {
 
 impl Default for QuantConfig {
     /// TensorRT's preset: per-channel symmetric weights, per-tensor symmetric activations on the
-    /// inputs of Conv / ConvTranspose / Gemm / MatMul, their outputs not quantized; entropy.
+    /// inputs of Conv / ConvTranspose / Gemm / MatMul, their outputs not quantized; BatchNorm folded; `auto` (entropy collapsed
+    /// models whose input has a dominant constant value).
     fn default() -> Self {
         QuantConfig {
-            method: Method::Entropy,
+            method: Method::Auto,
             weight_method: Method::MinMax,
             histogram: HistogramMode::Streaming,
             num_bins: 2048,
@@ -162,6 +171,8 @@ impl Default for QuantConfig {
                 granularity: GranularityName::PerChannel,
                 ..ConfigRule::default()
             }],
+            fold_batchnorm: true,
+            input_shapes: Default::default(),
         }
     }
 }
@@ -229,6 +240,11 @@ impl QuantConfig {
     /// ```
     pub fn builder() -> QuantConfigBuilder {
         QuantConfigBuilder::new()
+    }
+
+    /// True for [`Method::Auto`]: the observer is chosen per tensor ([`crate::auto`]).
+    pub fn is_auto(&self) -> bool {
+        self.method == Method::Auto
     }
 
     /// The activation observer, checked.

@@ -14,6 +14,7 @@
 #![warn(missing_docs)]
 #![warn(clippy::unwrap_used)]
 
+pub mod auto;
 pub mod backend;
 pub mod compare;
 pub mod config;
@@ -28,8 +29,10 @@ pub mod ops;
 pub mod parallel;
 pub mod pb;
 pub mod plan;
+pub mod preprocess;
 pub mod quantize;
 pub mod quantized;
+pub mod shapes;
 pub mod tensor;
 
 pub use backend::{Backend, Engine, EngineOptions, Lowering};

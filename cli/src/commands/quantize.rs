@@ -29,6 +29,15 @@ pub fn config_from_args(args: &QuantizeArgs) -> anyhow::Result<QuantConfig> {
         };
     }
     args.rules.apply(&mut config)?;
+    for text in &args.input_shape {
+        let (name, dims) = calibr8::core::shapes::parse_input_shape(text)?;
+        config.input_shapes.insert(name, dims);
+    }
+    if args.no_fold_batchnorm {
+        config.fold_batchnorm = false;
+    } else if args.fold_batchnorm {
+        config.fold_batchnorm = true;
+    }
     if args.per_tensor_weights {
         for rule in &mut config.config_list {
             rule.granularity = GranularityName::Default;
@@ -43,7 +52,9 @@ pub fn run(args: QuantizeArgs, out: Output) -> anyhow::Result<ExitCode> {
     let trt_version: TrtVersion = args.trt_version.parse()?;
     let model = OnnxModel::load(&args.model)?;
     args.rules.check_nodes(&model)?;
-    let batch = crate::batch::batch_size(&model, args.batch)?;
+    // --input-shape may fix the batch of a dynamic model.
+    let shaped = calibr8::core::shapes::with_input_shapes(&model, &config.input_shapes)?;
+    let batch = crate::batch::batch_size(&shaped, args.batch)?;
     let data = NpySource::open(&args.calib, batch)?;
     let backend = calibr8::backend_for_name(&args.backend)?;
     if std::path::Path::new(&args.out).is_file() {
@@ -75,8 +86,15 @@ pub fn run(args: QuantizeArgs, out: Output) -> anyhow::Result<ExitCode> {
     let written = write_artifacts(&quantized, &args.out, &ArtifactOptions { trt_version })
         .with_context(|| format!("writing artifacts to {}", args.out.display()))?;
 
+    if let Some(line) = summary::auto_line(&quantized) {
+        out.log(line);
+    }
     for warning in summary::clipping_warnings(&quantized) {
         out.log(format!("warning: {warning}"));
+    }
+    let in_subgraphs = calibr8::core::preprocess::subgraph_nodes(&model);
+    if let Some(line) = calibr8::core::preprocess::describe_float_subgraphs(&in_subgraphs, 8) {
+        out.log(format!("warning: {line}"));
     }
     let samples = data.num_samples();
     out.result(

@@ -78,7 +78,9 @@ pub fn calibrate_methods(
     }
     let mut decays = methods.iter().filter_map(|m| match m {
         Method::EmaMinMax { decay } => Some(*decay),
-        Method::MinMax | Method::Percentile { .. } | Method::Entropy | Method::Mse => None,
+        Method::MinMax | Method::Percentile { .. } | Method::Entropy | Method::Mse | Method::Auto => {
+            None
+        }
     });
     let decay = decays.next().unwrap_or(DEFAULT_EMA_DECAY);
     if let Some(other) = decays.find(|d| *d != decay) {
@@ -89,24 +91,40 @@ pub fn calibrate_methods(
             ),
         ));
     }
+    // The model quantize() calibrates: pre-processed, run at the configured input shapes.
+    let model = &crate::preprocess::for_quantization(model, config)?;
+    let run_model = &crate::shapes::with_input_shapes(model, &config.input_shapes)?;
     let plan = QuantPlan::resolve(model, config)?;
     let weights = observe_weights(model, &plan, config)?;
     // Capturing under EMA tracks the EMA at the requested decay; `collect_all` keeps min/max
     // and the histogram for the others.
     let capture_config = QuantConfig { method: Method::EmaMinMax { decay }, ..config.clone() };
-    let observers = observe_activations(
-        backend,
-        model,
-        &plan,
-        data,
-        &capture_config,
-        true,
-        crate::parallel::default_jobs(),
-        progress,
-    )?;
+    let observers =
+        observe_activations(
+            backend,
+            run_model,
+            &plan,
+            data,
+            &capture_config,
+            true,
+            crate::parallel::default_jobs(),
+            progress,
+        )?;
     let mut out = vec![];
     for method in methods {
         let mut ranges = weights.clone();
+        if *method == Method::Auto {
+            // The same capture; each tensor's range chosen by its consumers' error.
+            let (chosen, choices) = crate::auto::choose_ranges(
+                backend, run_model, &plan, data, decay, &ranges, &observers,
+            )?;
+            ranges.extend(chosen);
+            let method_config = QuantConfig { method: Method::Auto, ..config.clone() };
+            let mut q = QuantizedModel::new(model.clone(), plan.clone(), ranges, method_config)?;
+            q.auto = choices;
+            out.push((Method::Auto, q));
+            continue;
+        }
         for (tensor, observer) in &observers {
             ranges.insert(tensor.clone(), observer.finish_as(method)?);
         }

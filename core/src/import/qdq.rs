@@ -182,6 +182,7 @@ pub fn quantized_from_qdq(float: &OnnxModel, qdq: &OnnxModel) -> Result<Quantize
         ));
     }
     Ok(QuantizedModel {
+        auto: Default::default(),
         model: float.clone(),
         tensors,
         node_precision,
