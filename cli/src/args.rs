@@ -69,7 +69,8 @@ pub struct QuantizeArgs {
     /// The float ONNX model (opset 11–21).
     pub model: PathBuf,
 
-    /// Calibration data: a float32 .npy shaped [samples, ...input dims], or a folder of them.
+    /// Calibration data: .npy [samples, ...] (one input), .npz (one array per input name), or a
+    /// folder of either, or a folder with one sub-folder of .npy files per input.
     #[arg(long, value_name = "DATA", help_heading = "Calibration")]
     pub calib: PathBuf,
 
@@ -88,6 +89,11 @@ pub struct QuantizeArgs {
     /// Samples per batch fed to the model [default: the model's fixed batch, else 32].
     #[arg(long, value_name = "N", help_heading = "Calibration")]
     pub batch: Option<usize>,
+
+    /// Batches run at once [default: the available cores]. Results are identical for any
+    /// value: batches reach the observers in order.
+    #[arg(long, short = 'j', value_name = "N", help_heading = "Calibration", env = "CALIBR8_JOBS")]
+    pub jobs: Option<usize>,
 
     /// Quantization config (JSON or YAML; NNI config_list keys accepted).
     #[arg(long, value_name = "FILE", help_heading = "What to quantize")]

@@ -46,6 +46,13 @@ pub trait Engine: Send {
     /// (float outputs float32, index outputs int64, ...).
     fn run(&mut self, inputs: TensorMap) -> Result<TensorMap>;
 
+    /// Another engine for the same prepared model, to run batches concurrently: it shares the
+    /// model (weights, optimized plan) and has its own run state. `None` where the backend
+    /// cannot share (callers then prepare another engine).
+    fn fork(&self) -> Option<Box<dyn Engine>> {
+        None
+    }
+
     /// Convenience for float-input models: `inputs` in [`Engine::input_names`] order, outputs
     /// as float32 in [`Engine::output_names`] order.
     ///

@@ -24,6 +24,7 @@ pub mod graph;
 mod model;
 pub mod npy;
 pub mod ops;
+pub mod parallel;
 pub mod plan;
 pub mod quantize;
 pub mod quantized;

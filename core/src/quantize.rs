@@ -5,7 +5,7 @@ use crate::backend::{Backend, EngineOptions, Lowering};
 use crate::data::{bind, CalibrationData};
 use crate::graph::tensor_f32;
 use crate::internal::*;
-use crate::tensor::TensorMap;
+use crate::parallel::{default_jobs, engines_for, run_in_order};
 use crate::plan::{QuantPlan, TensorTarget};
 use calibr8_calibration::{ObserverConfig, TensorObserver, TensorRange};
 use rayon::prelude::*;
@@ -38,19 +38,21 @@ pub fn quantize_with(
     data: &dyn CalibrationData,
     config: &QuantConfig,
 ) -> Result<QuantizedModel> {
-    quantize_with_progress(backend, model, data, config, &mut |_| {})
+    quantize_with_progress(backend, model, data, config, default_jobs(), &mut |_| {})
 }
 
-/// [`quantize_with`], reporting progress after every batch.
+/// [`quantize_with`] with `jobs` batches running at once (results are identical for any
+/// count: batches reach the observers in order), reporting progress after every batch.
 pub fn quantize_with_progress(
     backend: &dyn Backend,
     model: &OnnxModel,
     data: &dyn CalibrationData,
     config: &QuantConfig,
+    jobs: usize,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<QuantizedModel> {
     let plan = QuantPlan::resolve(model, config)?;
-    let ranges = calibrate(backend, model, &plan, data, config, progress)?;
+    let ranges = calibrate(backend, model, &plan, data, config, jobs, progress)?;
     QuantizedModel::new(model.clone(), plan, ranges, config.clone())
 }
 
@@ -61,11 +63,12 @@ pub fn calibrate(
     plan: &QuantPlan,
     data: &dyn CalibrationData,
     config: &QuantConfig,
+    jobs: usize,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<BTreeMap<String, TensorRange>> {
     let mut ranges = observe_weights(model, plan, config)?;
     ranges.extend(
-        observe_activations(backend, model, plan, data, config, false, progress)?
+        observe_activations(backend, model, plan, data, config, false, jobs, progress)?
             .into_iter()
             .map(|(name, observer)| observer.finish().map(|r| (name, r)))
             .collect::<Result<BTreeMap<_, _>, _>>()?,
@@ -125,7 +128,10 @@ fn observer_config(
 
 /// Runs the float model over `data` (twice in two-pass mode) and feeds every activation of
 /// `plan` to its observer. With `collect_all`, observers keep the statistics of every method so
-/// one pass can answer them all (method comparison).
+/// one pass can answer them all (method comparison). Up to `jobs` batches run at once on
+/// engines sharing one prepared model; observers still see the batches in order, so every
+/// method gives the same result for any `jobs`.
+#[allow(clippy::too_many_arguments)]
 pub fn observe_activations(
     backend: &dyn Backend,
     model: &OnnxModel,
@@ -133,6 +139,7 @@ pub fn observe_activations(
     data: &dyn CalibrationData,
     config: &QuantConfig,
     collect_all: bool,
+    jobs: usize,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Vec<(String, TensorObserver)>> {
     let method = config.activation_method()?;
@@ -155,24 +162,25 @@ pub fn observe_activations(
         .map(|t| t.tensor.clone())
         .collect();
     let reads_inputs = capture.len() < targets.len();
-    let mut engine = backend.prepare(
-        Lowering::Float(model),
-        &EngineOptions { capture, ..EngineOptions::default() },
-    )?;
+    let options = EngineOptions { capture, ..EngineOptions::default() };
+    let first = backend.prepare(Lowering::Float(model), &options)?;
+    let mut engines = engines_for(first, jobs, &mut || {
+        backend.prepare(Lowering::Float(model), &options)
+    })?;
+    tracing::debug!(
+        "calibration: {} batch(es) at once; memory holds at most that many batches' captured tensors",
+        engines.len()
+    );
     let source_name = data.name();
     let mut pass = 1;
     // Which observers take part in the current pass (all in the first; in two-pass mode only
     // the histogram observers replay the data).
     let mut in_pass = vec![true; observers.len()];
     loop {
-        for (ix, batch) in data.batches().enumerate() {
-            let batch = bind(&graph_inputs, &model.origin, &source_name, batch?)?;
-            // The engine consumes its inputs; keep a copy only if an input is observed.
-            let (outputs, batch) = if reads_inputs {
-                (engine.run(batch.clone())?, batch)
-            } else {
-                (engine.run(batch)?, TensorMap::new())
-            };
+        let batches = data
+            .batches()
+            .map(|batch| bind(&graph_inputs, &model.origin, &source_name, batch?));
+        run_in_order(&mut engines, batches, reads_inputs, &mut |ix, batch, outputs| {
             // Every observer runs; the first error in observer (name) order is reported, so
             // the message does not depend on thread scheduling.
             let results: Vec<Result<(), Error>> = observers
@@ -203,7 +211,8 @@ pub fn observe_activations(
                 .collect();
             results.into_iter().collect::<Result<Vec<()>, _>>()?;
             progress(Progress { pass, batch: ix + 1, batches: data.num_batches() });
-        }
+            Ok(())
+        })?;
         if pass == 1 && observers.iter().any(|(_, o)| o.needs_second_pass()) {
             for ((_, o), active) in observers.iter_mut().zip(in_pass.iter_mut()) {
                 *active = o.needs_second_pass();

@@ -131,6 +131,15 @@ impl Engine for TractEngine {
         &self.outputs
     }
 
+    fn fork(&self) -> Option<Box<dyn Engine>> {
+        // tract's runnable plan is immutable and shared; each run makes its own state.
+        Some(Box::new(TractEngine {
+            plan: self.plan.clone(),
+            inputs: self.inputs.clone(),
+            outputs: self.outputs.clone(),
+        }))
+    }
+
     fn run(&mut self, mut inputs: TensorMap) -> Result<TensorMap> {
         let values = self
             .inputs

@@ -61,15 +61,26 @@ pub fn run(args: QuantizeArgs) -> anyhow::Result<ExitCode> {
     };
     bar.set_prefix(format!("calibrating ({})", config.method));
     let started = std::time::Instant::now();
-    let quantized =
-        calibr8::quantize_with_progress(backend.as_ref(), &model, &data, &config, &mut |p| {
+    let jobs = match args.jobs {
+        Some(0) => anyhow::bail!("--jobs must be at least 1"),
+        Some(n) => n,
+        None => calibr8::core::parallel::default_jobs(),
+    };
+    let quantized = calibr8::quantize_with_progress(
+        backend.as_ref(),
+        &model,
+        &data,
+        &config,
+        jobs,
+        &mut |p| {
             if p.pass == 2 && p.batch == 1 {
                 bar.set_prefix("histogram pass");
                 bar.reset();
             }
             bar.set_position(p.batch as u64);
-        })
-        .with_context(|| format!("calibrating {}", model.origin))?;
+        },
+    )
+    .with_context(|| format!("calibrating {}", model.origin))?;
     bar.finish_and_clear();
     let elapsed = started.elapsed();
 

@@ -3,12 +3,13 @@
 //! every quantized tensor captured in both runs (cumulative error).
 
 use super::metrics::{MetricAccumulator, Metrics};
-use crate::backend::{Backend, EngineOptions, Lowering};
+use crate::backend::{Backend, Engine, EngineOptions, Lowering};
+use crate::parallel::{default_jobs, engines_for, run_in_order};
 use crate::data::CalibrationData;
 use crate::internal::*;
 use crate::data::bind;
 use crate::npy::read_npy;
-use crate::tensor::{ElemType, TensorValue};
+use crate::tensor::{ElemType, TensorMap, TensorValue};
 use ndarray::ArrayD;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -86,6 +87,7 @@ pub struct Evaluation<'a> {
     output_names: Vec<String>,
     reference_outputs: Vec<Vec<ArrayD<f32>>>,
     batch_rows: Vec<usize>,
+    jobs: usize,
 }
 
 impl<'a> Evaluation<'a> {
@@ -110,15 +112,20 @@ impl<'a> Evaluation<'a> {
     ) -> Result<Evaluation<'a>> {
         let model = lowering.model();
         let inputs = model.inputs();
-        let mut engine = reference.prepare(lowering, &EngineOptions::default())?;
+        let engine = reference.prepare(lowering, &EngineOptions::default())?;
         let output_names: Vec<String> = engine.output_names().to_vec();
+        let jobs = default_jobs();
+        let mut engines = engines_for(engine, jobs, &mut || {
+            reference.prepare(lowering, &EngineOptions::default())
+        })?;
         let mut reference_outputs = vec![];
         let mut batch_rows = vec![];
-        for batch in data.batches() {
-            let batch = bind(&inputs, &model.origin, &data.name(), batch?)?;
-            batch_rows.push(batch.samples());
-            reference_outputs.push(engine.run(batch)?.into_f32());
-        }
+        let batches = data.batches().map(|batch| bind(&inputs, &model.origin, &data.name(), batch?));
+        run_in_order(&mut engines, batches, true, &mut |_, inputs, outputs| {
+            batch_rows.push(inputs.samples());
+            reference_outputs.push(outputs.into_f32());
+            Ok(())
+        })?;
         let samples: usize = batch_rows.iter().sum();
         if let Some(labels) = &labels {
             if labels.values.len() != samples {
@@ -142,7 +149,15 @@ impl<'a> Evaluation<'a> {
             output_names,
             reference_outputs,
             batch_rows,
+            jobs,
         })
+    }
+
+    /// Runs up to `jobs` batches at once in later candidate runs (default: the available
+    /// cores, or `CALIBR8_JOBS`); metrics are the same for any value.
+    pub fn with_jobs(mut self, jobs: usize) -> Self {
+        self.jobs = jobs.max(1);
+        self
     }
 
     /// The reference backend.
@@ -241,9 +256,9 @@ impl<'a> Evaluation<'a> {
         capture: &[String],
     ) -> Result<(Vec<OutputMetrics>, Vec<Metrics>)> {
         let options = EngineOptions { capture: capture.to_vec(), ..EngineOptions::default() };
-        let mut engine = candidate.prepare(lowering, &options)?;
+        let engine = candidate.prepare(lowering, &options)?;
         // The reference is rerun only when intermediate tensors are wanted.
-        let mut reference_engine = if capture.is_empty() {
+        let reference_engine = if capture.is_empty() {
             None
         } else {
             Some(self.reference.prepare(self.lowering, &options)?)
@@ -265,16 +280,37 @@ impl<'a> Evaluation<'a> {
             (0..n_out).map(|_| MetricAccumulator::new(true)).collect();
         let mut captured: Vec<MetricAccumulator> =
             (0..capture.len()).map(|_| MetricAccumulator::new(false)).collect();
-        let mut offset = 0;
-        for ((batch, reference), &rows) in
-            self.data.batches().zip(&self.reference_outputs).zip(&self.batch_rows)
-        {
-            let batch = bind(&self.inputs, &self.model().origin, &self.data.name(), batch?)?;
-            let ref_captured = match &mut reference_engine {
-                Some(e) => e.run(batch.clone())?.into_f32().split_off(n_out),
-                None => vec![],
+        // Batches run concurrently on forked engine pairs; metrics accumulate in batch order,
+        // so sums (and the report) are the same for any job count.
+        let pair = Paired { candidate: engine, reference: reference_engine, n_out };
+        let mut engines = engines_for(Box::new(pair), self.jobs, &mut || {
+            Ok(Box::new(Paired {
+                candidate: candidate.prepare(lowering, &options)?,
+                reference: match capture.is_empty() {
+                    true => None,
+                    false => Some(self.reference.prepare(self.lowering, &options)?),
+                },
+                n_out,
+            }))
+        })?;
+        let mut offsets = vec![0usize];
+        for rows in &self.batch_rows {
+            offsets.push(offsets[offsets.len() - 1] + rows);
+        }
+        let batches = self
+            .data
+            .batches()
+            .map(|batch| bind(&self.inputs, &self.model().origin, &self.data.name(), batch?));
+        run_in_order(&mut engines, batches, false, &mut |b, _, result| {
+            let (Some(reference), Some(&rows)) =
+                (self.reference_outputs.get(b), self.batch_rows.get(b))
+            else {
+                return Err(Error::data(self.data.name(), "gave more batches than the reference run"));
             };
-            let got = engine.run(batch)?.into_f32();
+            let offset = offsets[b];
+            let mut values = result.into_f32();
+            let ref_captured = values.split_off(n_out + capture.len());
+            let got = values;
             for (ix, acc) in outputs.iter_mut().enumerate() {
                 let labels = if ix == 0 {
                     self.batch_labels(&self.output_names[0], &reference[0], offset, rows)?
@@ -293,8 +329,8 @@ impl<'a> Evaluation<'a> {
                     Error::backend(candidate.name(), format!("tensor '{}': {e}", capture[ix]))
                 })?;
             }
-            offset += rows;
-        }
+            Ok(())
+        })?;
         let outputs = self
             .output_names
             .iter()
@@ -302,5 +338,43 @@ impl<'a> Evaluation<'a> {
             .map(|(name, acc)| OutputMetrics { output: name.clone(), metrics: acc.finish() })
             .collect();
         Ok((outputs, captured.iter().map(MetricAccumulator::finish).collect()))
+    }
+}
+
+/// A candidate engine and, when intermediate tensors are compared, the reference engine, run
+/// on the same batch: returns the candidate's tensors, then the reference's captured ones.
+struct Paired {
+    candidate: Box<dyn Engine>,
+    reference: Option<Box<dyn Engine>>,
+    n_out: usize,
+}
+
+impl Engine for Paired {
+    fn input_names(&self) -> &[String] {
+        self.candidate.input_names()
+    }
+    fn output_names(&self) -> &[String] {
+        self.candidate.output_names()
+    }
+    fn run(&mut self, inputs: TensorMap) -> Result<TensorMap> {
+        let reference = match &mut self.reference {
+            Some(e) => Some(e.run(inputs.clone())?),
+            None => None,
+        };
+        let mut out: Vec<(String, TensorValue)> = self.candidate.run(inputs)?.into_iter().collect();
+        if let Some(reference) = reference {
+            // Captured tensors only: the reference's model outputs were kept from its first run.
+            out.extend(
+                reference.into_iter().skip(self.n_out).map(|(n, v)| (format!("reference:{n}"), v)),
+            );
+        }
+        Ok(out.into_iter().collect())
+    }
+    fn fork(&self) -> Option<Box<dyn Engine>> {
+        let reference = match &self.reference {
+            Some(e) => Some(e.fork()?),
+            None => None,
+        };
+        Some(Box::new(Paired { candidate: self.candidate.fork()?, reference, n_out: self.n_out }))
     }
 }

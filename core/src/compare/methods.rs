@@ -80,7 +80,16 @@ pub fn calibrate_methods(
     // and the histogram for the others.
     let capture_config = QuantConfig { method: "ema".into(), ..config.clone() };
     let observers =
-        observe_activations(backend, model, &plan, data, &capture_config, true, progress)?;
+        observe_activations(
+            backend,
+            model,
+            &plan,
+            data,
+            &capture_config,
+            true,
+            crate::parallel::default_jobs(),
+            progress,
+        )?;
     let mut out = vec![];
     for name in methods {
         let method_config = QuantConfig { method: name.clone(), ..config.clone() };

@@ -167,8 +167,8 @@ pub fn compare(job: CompareJob<'_>, progress: &mut dyn FnMut(&str)) -> Result<Co
             })
             .collect();
         Some(BackendComparison {
-            reference: reference.name(),
-            candidate: candidate.name(),
+            reference: reference.name().into(),
+            candidate: candidate.name().into(),
             outputs,
             tensors,
         })
@@ -178,8 +178,8 @@ pub fn compare(job: CompareJob<'_>, progress: &mut dyn FnMut(&str)) -> Result<Co
     let report = CompareReport {
         calibr8_version: env!("CARGO_PKG_VERSION").into(),
         model: model.origin.clone(),
-        reference_backend: reference.name(),
-        backend: candidate.name(),
+        reference_backend: reference.name().into(),
+        backend: candidate.name().into(),
         calibration_data: calib.name(),
         eval_data: evaluation.data_name(),
         eval_samples: evaluation.samples(),

@@ -39,6 +39,8 @@ pub struct NpySource {
     batch_size: usize,
     /// Batches each group gives, known after the constructor's scan.
     batches_per_group: Vec<usize>,
+    /// Samples each group holds (the leading extent; 1 for an all-scalar group).
+    samples_per_group: Vec<usize>,
 }
 
 /// Files read together into one or more batches.
@@ -199,6 +201,7 @@ impl NpySource {
         check_batch_size(batch_size)?;
         let groups = groups_of(&path)?;
         let mut batches_per_group = Vec::with_capacity(groups.len());
+        let mut samples_per_group = Vec::with_capacity(groups.len());
         // Name → (element type, inner dims) of the first group, which every later one must match.
         let mut first: Option<Vec<(String, NpyInfo)>> = None;
         for group in &groups {
@@ -214,8 +217,16 @@ impl NpySource {
                 first = Some(infos.clone());
             }
             batches_per_group.push(batches_in(samples, batch_size));
+            samples_per_group.push(samples.unwrap_or_else(|| {
+                shapes.iter().find_map(|s| s.first().copied()).unwrap_or(1)
+            }));
         }
-        Ok(NpySource { path, groups, batch_size, batches_per_group })
+        Ok(NpySource { path, groups, batch_size, batches_per_group, samples_per_group })
+    }
+
+    /// Total number of samples.
+    pub fn num_samples(&self) -> usize {
+        self.samples_per_group.iter().sum()
     }
 
     /// The files, in the order they are read.
