@@ -35,6 +35,7 @@
 #![warn(missing_docs)]
 #![warn(clippy::unwrap_used)]
 
+mod config;
 mod error;
 mod method;
 mod observer;
@@ -42,10 +43,12 @@ pub mod observers;
 mod range;
 mod spec;
 
+pub use config::{
+    Granularity, HistogramMode, ObserverConfig, DEFAULT_NUM_BINS, MAX_HISTOGRAM_BINS, MIN_NUM_BINS,
+};
 pub use error::Error;
 pub use method::{
-    Granularity, HistogramMode, Method, ObserverConfig, DEFAULT_EMA_DECAY, DEFAULT_NUM_BINS,
-    DEFAULT_PERCENTILE, MAX_HISTOGRAM_BINS, MIN_NUM_BINS,
+    InvalidParameter, Method, MethodKind, MethodParameter, DEFAULT_EMA_DECAY, DEFAULT_PERCENTILE,
 };
 pub use observer::TensorObserver;
 pub use observers::histogram::Histogram;
@@ -56,6 +59,7 @@ pub use spec::{
 
 /// What every file of the crate imports (`use crate::internal::*;`).
 mod internal {
+    pub(crate) use crate::config::*;
     pub(crate) use crate::error::Error;
     pub(crate) use crate::method::*;
     pub(crate) use crate::observers::histogram::Histogram;

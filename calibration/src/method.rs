@@ -1,4 +1,9 @@
-//! Calibration methods and the observer configuration.
+//! Calibration methods: [`Method`] (with its parameter inside) and [`MethodKind`] (the list of
+//! methods, defined once; every name, the CLI's choices and `Method::all_default` come from it).
+//!
+//! Adding a method is one variant here plus one line in the `method_kinds!` list: every `match`
+//! on [`Method`] or [`MethodKind`] in the workspace is exhaustive, so the compiler points at each
+//! place that must say what the new method does (parsing, validation, observers, histograms).
 
 use crate::internal::*;
 
@@ -6,26 +11,14 @@ use crate::internal::*;
 pub const DEFAULT_EMA_DECAY: f64 = 0.99;
 /// Default percentile (ModelOpt / pytorch-quantization).
 pub const DEFAULT_PERCENTILE: f64 = 99.99;
-/// Default number of histogram bins (ModelOpt `HistogramCalibrator`).
-pub const DEFAULT_NUM_BINS: usize = 2048;
-/// Smallest accepted number of histogram bins: entropy and MSE start their search at bin 128
-/// and MSE needs at least one candidate after it.
-pub const MIN_NUM_BINS: usize = 129;
-/// Largest number of bins a histogram may hold (initially or after streaming growth), so memory
-/// stays bounded (32 MiB of counts per channel).
-pub const MAX_HISTOGRAM_BINS: usize = 1 << 22;
-
-fn default_decay() -> f64 {
-    DEFAULT_EMA_DECAY
-}
-fn default_percentile() -> f64 {
-    DEFAULT_PERCENTILE
-}
 
 /// How a tensor's range is derived from calibration data.
 ///
-/// Strings: `minmax`, `ema` (decay 0.99), `ema:0.9`, `percentile` (99.99), `percentile:99.9`,
-/// `entropy`, `mse`; [`Display`](std::fmt::Display) writes the same forms back.
+/// One spelling per value, used by [`Display`](std::fmt::Display), [`FromStr`] and serde:
+/// `minmax`, `ema` (decay 0.99), `ema:0.9`, `percentile` (99.99), `percentile:99.9`, `entropy`,
+/// `mse`. Deserialization also accepts a one-key map with the parameter as value
+/// (`{percentile: 99.9}`, `{ema: 0.9}`, `{percentile: null}` for the default), and the aliases
+/// of [`MethodKind::from_name`]. Serialization always writes the string form.
 ///
 /// ```
 /// use calibr8_calibration::Method;
@@ -35,8 +28,7 @@ fn default_percentile() -> f64 {
 /// assert_eq!(Method::Entropy.to_string(), "entropy");
 /// # Ok::<(), String>(())
 /// ```
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "method", rename_all = "snake_case")]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Method {
     /// amax = max|x| over all batches ([`crate::observers::minmax`]).
     MinMax,
@@ -44,14 +36,12 @@ pub enum Method {
     /// ([`crate::observers::ema_minmax`]).
     EmaMinMax {
         /// Weight of the running value (default 0.99), in (0, 1).
-        #[serde(default = "default_decay")]
         decay: f64,
     },
     /// Left edge of the first histogram bin whose CDF reaches `percentile`/100
     /// ([`crate::observers::percentile`]).
     Percentile {
         /// In (0, 100], default 99.99.
-        #[serde(default = "default_percentile")]
         percentile: f64,
     },
     /// TensorRT EntropyCalibration2: minimise KL divergence ([`crate::observers::entropy`]).
@@ -60,60 +50,246 @@ pub enum Method {
     Mse,
 }
 
+/// Declares [`MethodKind`] with its names, so the list of methods, their names and their
+/// aliases exist once.
+macro_rules! method_kinds {
+    ($( $(#[$doc:meta])* $kind:ident = $name:literal $(| $alias:literal)* ;)*) => {
+        /// A calibration method without its parameter: the list of methods calibr8 has.
+        ///
+        /// ```
+        /// use calibr8_calibration::{Method, MethodKind};
+        /// assert_eq!(MethodKind::NAMES, ["minmax", "ema", "percentile", "entropy", "mse"]);
+        /// assert_eq!(MethodKind::Ema.default_method(), Method::EmaMinMax { decay: 0.99 });
+        /// assert_eq!(Method::Percentile { percentile: 99.9 }.kind(), MethodKind::Percentile);
+        /// ```
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum MethodKind {
+            $( $(#[$doc])* $kind, )*
+        }
+
+        impl MethodKind {
+            /// Every method, in a stable order (the order of [`Method::all_default`], of
+            /// `calibr8 compare --method all` and of the CLI's help).
+            pub const ALL: &'static [MethodKind] = &[$(MethodKind::$kind),*];
+            /// The canonical names, in the order of [`MethodKind::ALL`].
+            pub const NAMES: &'static [&'static str] = &[$($name),*];
+
+            /// The canonical name (`minmax`, `ema`, `percentile`, `entropy`, `mse`).
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(MethodKind::$kind => $name,)*
+                }
+            }
+
+            /// Other accepted spellings of the name.
+            pub const fn aliases(self) -> &'static [&'static str] {
+                match self {
+                    $(MethodKind::$kind => &[$($alias),*],)*
+                }
+            }
+        }
+    };
+}
+
+method_kinds! {
+    /// [`Method::MinMax`].
+    MinMax = "minmax" | "min_max" | "max";
+    /// [`Method::EmaMinMax`].
+    Ema = "ema" | "ema_minmax" | "ema_min_max";
+    /// [`Method::Percentile`].
+    Percentile = "percentile";
+    /// [`Method::Entropy`].
+    Entropy = "entropy";
+    /// [`Method::Mse`].
+    Mse = "mse";
+}
+
+/// The parameter a method takes: its name (as the error messages and `ObserverConfig` options
+/// call it) and default.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MethodParameter {
+    /// `decay` or `percentile`.
+    pub name: &'static str,
+    /// The value the bare method name stands for.
+    pub default: f64,
+}
+
+impl MethodKind {
+    /// The kind called `name` (case-insensitive, canonical name or alias).
+    pub fn from_name(name: &str) -> Option<MethodKind> {
+        let name = name.trim();
+        MethodKind::ALL.iter().copied().find(|k| {
+            k.name().eq_ignore_ascii_case(name)
+                || k.aliases().iter().any(|a| a.eq_ignore_ascii_case(name))
+        })
+    }
+
+    /// One line saying what the method does (the CLI's help).
+    pub const fn summary(self) -> &'static str {
+        match self {
+            MethodKind::MinMax => "max |x| (min/max for affine)",
+            MethodKind::Ema => "NNI's moving-average min/max (ema:<decay>, default 0.99)",
+            MethodKind::Percentile => {
+                "percentile of the |x| histogram (percentile:<p>, default 99.99)"
+            }
+            MethodKind::Entropy => "TensorRT's EntropyCalibration2 (KL divergence)",
+            MethodKind::Mse => "minimum mean-squared quantization error",
+        }
+    }
+
+    /// The parameter this method takes, if any.
+    pub const fn parameter(self) -> Option<MethodParameter> {
+        match self {
+            MethodKind::MinMax | MethodKind::Entropy | MethodKind::Mse => None,
+            MethodKind::Ema => Some(MethodParameter { name: "decay", default: DEFAULT_EMA_DECAY }),
+            MethodKind::Percentile => {
+                Some(MethodParameter { name: "percentile", default: DEFAULT_PERCENTILE })
+            }
+        }
+    }
+
+    /// The method with its default parameter.
+    pub fn default_method(self) -> Method {
+        match self {
+            MethodKind::MinMax => Method::MinMax,
+            MethodKind::Ema => Method::EmaMinMax { decay: DEFAULT_EMA_DECAY },
+            MethodKind::Percentile => Method::Percentile { percentile: DEFAULT_PERCENTILE },
+            MethodKind::Entropy => Method::Entropy,
+            MethodKind::Mse => Method::Mse,
+        }
+    }
+
+    /// The method with `parameter` (its default if `None`), validated. A parameter for a
+    /// method that takes none is an error.
+    pub fn with_parameter(self, parameter: Option<f64>) -> Result<Method, String> {
+        let method = match (self, parameter) {
+            (_, None) => return Ok(self.default_method()),
+            (MethodKind::Ema, Some(decay)) => Method::EmaMinMax { decay },
+            (MethodKind::Percentile, Some(percentile)) => Method::Percentile { percentile },
+            (MethodKind::MinMax | MethodKind::Entropy | MethodKind::Mse, Some(_)) => {
+                let name = self.name();
+                return Err(format!("method `{name}` takes no parameter; write `{name}`"));
+            }
+        };
+        method.validate().map_err(|e| e.to_string())?;
+        Ok(method)
+    }
+
+    /// One line per method for help texts: `name[:<parameter>]`.
+    pub fn usage() -> String {
+        MethodKind::ALL
+            .iter()
+            .map(|k| match k.parameter() {
+                Some(p) => format!("{0}, {0}:<{1}>", k.name(), p.name),
+                None => k.name().to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+impl fmt::Display for MethodKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A method parameter outside its accepted range.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("method `{kind}`: {parameter} = {value} is outside {accepted}")]
+pub struct InvalidParameter {
+    /// The method.
+    pub kind: MethodKind,
+    /// The parameter (`decay`, `percentile`).
+    pub parameter: &'static str,
+    /// The rejected value.
+    pub value: f64,
+    /// The accepted range, and the usual choice.
+    pub accepted: &'static str,
+}
+
+impl InvalidParameter {
+    /// As an [`Error::InvalidConfig`] of the observer of `tensor`.
+    pub fn for_tensor(self, tensor: &str) -> Error {
+        Error::InvalidConfig {
+            tensor: tensor.to_string(),
+            option: self.parameter,
+            value: self.value.to_string(),
+            remedy: format!("method `{}` accepts {}", self.kind, self.accepted),
+        }
+    }
+}
+
 impl Method {
-    /// Every method with its default parameters, in a stable order.
+    /// Every method with its default parameters, in the order of [`MethodKind::ALL`].
     pub fn all_default() -> Vec<Method> {
-        vec![
-            Method::MinMax,
-            Method::EmaMinMax { decay: DEFAULT_EMA_DECAY },
-            Method::Percentile { percentile: DEFAULT_PERCENTILE },
-            Method::Entropy,
-            Method::Mse,
-        ]
+        MethodKind::ALL.iter().map(|k| k.default_method()).collect()
     }
 
-    /// Whether this method is computed from the |x| histogram.
-    pub fn uses_histogram(&self) -> bool {
-        matches!(self, Method::Percentile { .. } | Method::Entropy | Method::Mse)
+    /// The method without its parameter.
+    pub const fn kind(&self) -> MethodKind {
+        match self {
+            Method::MinMax => MethodKind::MinMax,
+            Method::EmaMinMax { .. } => MethodKind::Ema,
+            Method::Percentile { .. } => MethodKind::Percentile,
+            Method::Entropy => MethodKind::Entropy,
+            Method::Mse => MethodKind::Mse,
+        }
     }
 
-    /// Checks the method's parameter; `tensor` names the observer in the error.
-    pub(crate) fn validate(&self, tensor: &str) -> Result<(), Error> {
+    /// The method's parameter value, if it takes one.
+    pub const fn parameter(&self) -> Option<f64> {
         match *self {
+            Method::MinMax | Method::Entropy | Method::Mse => None,
+            Method::EmaMinMax { decay } => Some(decay),
+            Method::Percentile { percentile } => Some(percentile),
+        }
+    }
+
+    /// Whether the range is computed from the |x| histogram.
+    pub const fn uses_histogram(&self) -> bool {
+        match self {
+            Method::MinMax | Method::EmaMinMax { .. } => false,
+            Method::Percentile { .. } | Method::Entropy | Method::Mse => true,
+        }
+    }
+
+    /// Whether the range depends on the order of the batches, so shards cannot be merged.
+    pub const fn depends_on_batch_order(&self) -> bool {
+        match self {
+            Method::EmaMinMax { .. } => true,
+            // Histogram methods: the streaming grid depends on the first batch, but merging is
+            // decided by the grids themselves (see `TensorObserver::merge`).
+            Method::MinMax | Method::Percentile { .. } | Method::Entropy | Method::Mse => false,
+        }
+    }
+
+    /// Checks the method's parameter.
+    pub fn validate(&self) -> Result<(), InvalidParameter> {
+        let invalid = |value: f64, accepted: &'static str| {
+            let parameter = self.kind().parameter().map_or("parameter", |p| p.name);
+            Err(InvalidParameter { kind: self.kind(), parameter, value, accepted })
+        };
+        match *self {
+            Method::MinMax | Method::Entropy | Method::Mse => Ok(()),
             Method::EmaMinMax { decay } if !(decay > 0.0 && decay < 1.0) => {
-                Err(Error::InvalidConfig {
-                    tensor: tensor.to_string(),
-                    option: "decay",
-                    value: decay.to_string(),
-                    remedy: "the EMA decay must lie in the open interval (0, 1); NNI uses 0.99"
-                        .into(),
-                })
+                invalid(decay, "the open interval (0, 1); NNI uses 0.99")
             }
             Method::Percentile { percentile } if !(percentile > 0.0 && percentile <= 100.0) => {
-                Err(Error::InvalidConfig {
-                    tensor: tensor.to_string(),
-                    option: "percentile",
-                    value: percentile.to_string(),
-                    remedy: "the percentile must lie in (0, 100], e.g. 99.99".into(),
-                })
+                invalid(percentile, "(0, 100]; 99.99 is the usual choice")
             }
-            _ => Ok(()),
+            Method::EmaMinMax { .. } | Method::Percentile { .. } => Ok(()),
         }
     }
 }
 
 impl fmt::Display for Method {
+    /// The canonical spelling: the bare name when the parameter is the default.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Method::MinMax => f.write_str("minmax"),
-            Method::EmaMinMax { decay } if *decay == DEFAULT_EMA_DECAY => f.write_str("ema"),
-            Method::EmaMinMax { decay } => write!(f, "ema:{decay}"),
-            Method::Percentile { percentile } if *percentile == DEFAULT_PERCENTILE => {
-                f.write_str("percentile")
-            }
-            Method::Percentile { percentile } => write!(f, "percentile:{percentile}"),
-            Method::Entropy => f.write_str("entropy"),
-            Method::Mse => f.write_str("mse"),
+        let name = self.kind().name();
+        match (self.parameter(), self.kind().parameter()) {
+            (Some(value), Some(p)) if value != p.default => write!(f, "{name}:{value}"),
+            _ => f.write_str(name),
         }
     }
 }
@@ -122,183 +298,77 @@ impl FromStr for Method {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let lower = s.trim().to_ascii_lowercase();
-        let (name, arg) = match lower.split_once(':') {
+        let (name, arg) = match s.split_once(':') {
             Some((n, a)) => (n.trim(), Some(a.trim())),
-            None => (lower.as_str(), None),
+            None => (s.trim(), None),
         };
-        let parse_arg = |what: &str, default: f64| -> Result<f64, String> {
-            match arg {
-                None => Ok(default),
-                Some(a) => a.parse::<f64>().map_err(|_| {
-                    format!("`{s}`: `{a}` is not a number; write e.g. `{name}:{default}`")
-                }),
-            }
-            .and_then(|v| {
-                let m = if what == "decay" {
-                    Method::EmaMinMax { decay: v }
-                } else {
-                    Method::Percentile { percentile: v }
-                };
-                m.validate("-").map(|_| v).map_err(|e| match e {
-                    Error::InvalidConfig { remedy, .. } => format!("`{s}`: {remedy}"),
-                    other => other.to_string(),
-                })
-            })
+        let kind = MethodKind::from_name(name).ok_or_else(|| {
+            format!("unknown calibration method `{s}`; expected one of {}", MethodKind::usage())
+        })?;
+        let parameter = match arg {
+            None => None,
+            Some(a) => Some(a.parse::<f64>().map_err(|_| {
+                let default = kind.parameter().map_or(String::new(), |p| format!(":{}", p.default));
+                format!("`{s}`: `{a}` is not a number; write e.g. `{}{default}`", kind.name())
+            })?),
         };
-        let no_arg = |m: Method| -> Result<Method, String> {
-            match arg {
-                None => Ok(m),
-                Some(_) => {
-                    Err(format!("`{s}`: method `{name}` takes no parameter; write `{name}`"))
-                }
-            }
+        kind.with_parameter(parameter).map_err(|e| format!("`{s}`: {e}"))
+    }
+}
+
+impl Serialize for Method {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Method {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(MethodVisitor)
+    }
+}
+
+/// Accepts `"percentile"`, `"percentile:99.9"` and `{percentile: 99.9}`.
+struct MethodVisitor;
+
+impl<'de> serde::de::Visitor<'de> for MethodVisitor {
+    type Value = Method;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "a calibration method: a name or `name:<parameter>` ({}), or a one-key map such as \
+             {{percentile: 99.9}}",
+            MethodKind::usage()
+        )
+    }
+
+    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Method, E> {
+        s.parse().map_err(E::custom)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Method, A::Error> {
+        use serde::de::Error as _;
+        let Some(name) = map.next_key::<String>()? else {
+            return Err(A::Error::custom(format!(
+                "empty method map; write e.g. `percentile` or {{percentile: 99.9}} (methods: {})",
+                MethodKind::usage()
+            )));
         };
-        match name {
-            "minmax" | "min_max" | "max" => no_arg(Method::MinMax),
-            "ema" | "ema_minmax" | "ema_min_max" => {
-                Ok(Method::EmaMinMax { decay: parse_arg("decay", DEFAULT_EMA_DECAY)? })
-            }
-            "percentile" => {
-                Ok(Method::Percentile { percentile: parse_arg("percentile", DEFAULT_PERCENTILE)? })
-            }
-            "entropy" => no_arg(Method::Entropy),
-            "mse" => no_arg(Method::Mse),
-            _ => Err(format!(
-                "unknown calibration method `{s}`; expected one of minmax, ema, ema:<decay>, \
-                 percentile, percentile:<p>, entropy, mse"
-            )),
+        let kind = MethodKind::from_name(&name).ok_or_else(|| {
+            A::Error::custom(format!(
+                "unknown calibration method `{name}`; expected one of {}",
+                MethodKind::usage()
+            ))
+        })?;
+        let parameter: Option<f64> = map.next_value()?;
+        if let Some(other) = map.next_key::<String>()? {
+            return Err(A::Error::custom(format!(
+                "method map has a second key `{other}` after `{name}`; give exactly one method, \
+                 e.g. {{percentile: 99.9}}"
+            )));
         }
-    }
-}
-
-/// Whether one range is kept for the whole tensor or one per channel.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub enum Granularity {
-    /// One range for the whole tensor.
-    #[default]
-    PerTensor,
-    /// One range per index along `axis`; every other axis is reduced.
-    PerChannel {
-        /// The channel axis (0 for conv weights `[O, I, kh, kw]`).
-        axis: usize,
-    },
-}
-
-/// How the |x| histogram is collected.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum HistogramMode {
-    /// One pass, as ModelOpt's `HistogramCalibrator.collect`: the first batch's max|x| fixes the
-    /// bin width; later batches that exceed the last edge append whole bins of that width. The
-    /// result depends on batch order (not on thread count).
-    #[default]
-    Streaming,
-    /// Two passes: the first finds max|x| (which shards can agree on with
-    /// [`crate::TensorObserver::set_global_max`]), the second fills a fixed grid of `num_bins` bins over
-    /// `[0, max]`. Order-independent, and partial histograms merge exactly.
-    TwoPass,
-}
-
-/// Configuration of one [`crate::TensorObserver`].
-///
-/// ```
-/// use calibr8_calibration::{Granularity, HistogramMode, Method, ObserverConfig};
-/// let c = ObserverConfig::new(Method::Entropy).two_pass();
-/// assert_eq!(c.histogram, HistogramMode::TwoPass);
-/// assert_eq!(c.num_bins, 2048);
-/// assert_eq!(ObserverConfig::new(Method::MinMax).per_channel(0).granularity,
-///            Granularity::PerChannel { axis: 0 });
-/// ```
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ObserverConfig {
-    /// The method [`crate::TensorObserver::finish`] uses.
-    pub method: Method,
-    /// Per tensor or per channel.
-    pub granularity: Granularity,
-    /// Streaming or two-pass histogram collection.
-    pub histogram: HistogramMode,
-    /// Histogram bins over `[0, max|x|]` (default 2048, at least 129).
-    pub num_bins: usize,
-    /// Keep min/max, EMA and the histogram, so [`crate::TensorObserver::finish_as`] can answer every
-    /// method from one pass over the data.
-    pub collect_all: bool,
-}
-
-impl Default for ObserverConfig {
-    fn default() -> Self {
-        ObserverConfig::new(Method::MinMax)
-    }
-}
-
-impl ObserverConfig {
-    /// Per tensor, streaming histogram, 2048 bins, only `method`'s statistics.
-    pub fn new(method: Method) -> Self {
-        ObserverConfig {
-            method,
-            granularity: Granularity::PerTensor,
-            histogram: HistogramMode::Streaming,
-            num_bins: DEFAULT_NUM_BINS,
-            collect_all: false,
-        }
-    }
-
-    /// The same configuration, per channel along `axis`.
-    pub fn per_channel(mut self, axis: usize) -> Self {
-        self.granularity = Granularity::PerChannel { axis };
-        self
-    }
-
-    /// The same configuration, with a two-pass histogram.
-    pub fn two_pass(mut self) -> Self {
-        self.histogram = HistogramMode::TwoPass;
-        self
-    }
-
-    /// The same configuration, collecting the statistics of every method.
-    pub fn collect_all(mut self) -> Self {
-        self.collect_all = true;
-        self
-    }
-
-    /// The same configuration with `num_bins` bins.
-    pub fn with_num_bins(mut self, num_bins: usize) -> Self {
-        self.num_bins = num_bins;
-        self
-    }
-
-    /// Checks every option; `tensor` names the observer in the error.
-    pub fn validate(&self, tensor: &str) -> Result<(), Error> {
-        self.method.validate(tensor)?;
-        if !(MIN_NUM_BINS..=MAX_HISTOGRAM_BINS).contains(&self.num_bins) {
-            return Err(Error::InvalidConfig {
-                tensor: tensor.to_string(),
-                option: "num_bins",
-                value: self.num_bins.to_string(),
-                remedy: format!(
-                    "use between {MIN_NUM_BINS} and {MAX_HISTOGRAM_BINS} bins (default \
-                     {DEFAULT_NUM_BINS}); entropy and MSE search from bin 128"
-                ),
-            });
-        }
-        Ok(())
-    }
-
-    /// Whether the |x| histogram is collected (histogram methods, EMA's clipped fraction,
-    /// `collect_all`).
-    pub fn collects_histogram(&self) -> bool {
-        self.collect_all
-            || self.method.uses_histogram()
-            || matches!(self.method, Method::EmaMinMax { .. })
-    }
-
-    /// The EMA decay tracked, if any: the method's own, or 0.99 under `collect_all`.
-    pub fn ema_decay(&self) -> Option<f64> {
-        match self.method {
-            Method::EmaMinMax { decay } => Some(decay),
-            _ if self.collect_all => Some(DEFAULT_EMA_DECAY),
-            _ => None,
-        }
+        kind.with_parameter(parameter).map_err(A::Error::custom)
     }
 }
 
@@ -321,28 +391,36 @@ mod tests {
     }
 
     #[test]
-    fn serde_defaults() {
-        let m: Method = serde_json::from_str(r#"{"method":"percentile"}"#).expect("json");
-        assert_eq!(m, Method::Percentile { percentile: 99.99 });
-        let m: Method = serde_json::from_str(r#"{"method":"ema_min_max"}"#).expect("json");
-        assert_eq!(m, Method::EmaMinMax { decay: 0.99 });
-        let s = serde_json::to_string(&Method::Entropy).expect("json");
-        assert_eq!(s, r#"{"method":"entropy"}"#);
+    fn every_kind_is_listed_once_with_a_unique_name() {
+        assert_eq!(MethodKind::ALL.len(), MethodKind::NAMES.len());
+        for (k, name) in MethodKind::ALL.iter().zip(MethodKind::NAMES) {
+            assert_eq!(k.name(), *name);
+            assert_eq!(MethodKind::from_name(name), Some(*k));
+            assert_eq!(k.default_method().kind(), *k);
+            assert_eq!(k.default_method().to_string(), *name);
+            for alias in k.aliases() {
+                assert_eq!(MethodKind::from_name(alias), Some(*k));
+            }
+        }
+        let mut all: Vec<&str> = MethodKind::ALL
+            .iter()
+            .flat_map(|k| std::iter::once(k.name()).chain(k.aliases().iter().copied()))
+            .collect();
+        let n = all.len();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), n, "a name or alias is used twice");
     }
 
     #[test]
-    fn config_validation_names_option() {
-        let bad = ObserverConfig::new(Method::MinMax).with_num_bins(64);
-        match bad.validate("t") {
-            Err(Error::InvalidConfig { option, .. }) => assert_eq!(option, "num_bins"),
-            other => panic!("{other:?}"),
-        }
-        let bad = ObserverConfig::new(Method::Percentile { percentile: 0.0 });
-        assert!(matches!(
-            bad.validate("t"),
-            Err(Error::InvalidConfig { option: "percentile", .. })
-        ));
-        let bad = ObserverConfig::new(Method::EmaMinMax { decay: f64::NAN });
-        assert!(matches!(bad.validate("t"), Err(Error::InvalidConfig { option: "decay", .. })));
+    fn parse_errors_name_the_spelling_and_the_remedy() {
+        let e = "percentile:abc".parse::<Method>().unwrap_err();
+        assert!(e.contains("`abc` is not a number") && e.contains("percentile:99.99"), "{e}");
+        let e = "mse:3".parse::<Method>().unwrap_err();
+        assert!(e.contains("takes no parameter; write `mse`"), "{e}");
+        let e = "percentile:150".parse::<Method>().unwrap_err();
+        assert!(e.contains("150") && e.contains("(0, 100]"), "{e}");
+        let e = "kl".parse::<Method>().unwrap_err();
+        assert!(e.contains("percentile:<percentile>") && e.contains("ema:<decay>"), "{e}");
     }
 }

@@ -376,7 +376,7 @@ impl TensorObserver {
             }
         }
         let both_have_data = self.values > 0 && other.values > 0;
-        if both_have_data && matches!(self.config.method, Method::EmaMinMax { .. }) {
+        if both_have_data && self.config.method.depends_on_batch_order() {
             return fail(
                 "EMA min/max depends on batch order, so shards cannot be merged; observe all \
                  batches in one observer, or use minmax (exactly mergeable)"
@@ -444,7 +444,7 @@ impl TensorObserver {
     /// edge is at or above the channel's amax, over all values (bin resolution: exact for
     /// percentile and entropy, whose amax is an edge, up to values lying exactly on it).
     pub fn finish_as(&self, method: &Method) -> Result<TensorRange, Error> {
-        method.validate(&self.tensor)?;
+        method.validate().map_err(|e| e.for_tensor(&self.tensor))?;
         if self.values == 0 {
             return Err(Error::NoData { tensor: self.tensor.clone() });
         }
@@ -487,6 +487,19 @@ impl TensorObserver {
             batches: self.batches,
             values: self.values,
         };
+        // A histogram method's range: amax per channel from `amax_of(counts, edges)`, min/max
+        // clipped to it.
+        let from_histogram = |amax_of: &(dyn Fn(&[u64], &[f64]) -> f32 + Sync)| {
+            let hists = hists()?;
+            let amax: Vec<f32> = hists
+                .par_iter()
+                .map(|h| h.view().map_or(0.0, |(counts, edges)| amax_of(counts, edges)))
+                .collect();
+            let clipped = clipped_fraction(hists, &amax);
+            let min = self.minmax.min.iter().zip(&amax).map(|(m, a)| m.max(-a)).collect();
+            let max = self.minmax.max.iter().zip(&amax).map(|(m, a)| m.min(*a)).collect();
+            Ok(range(min, max, amax, clipped))
+        };
         match method {
             Method::MinMax => {
                 Ok(range(self.minmax.min.clone(), self.minmax.max.clone(), self.minmax.amax(), 0.0))
@@ -508,26 +521,11 @@ impl TensorObserver {
                 let clipped = clipped_fraction(hists, &amax);
                 Ok(range(ema.min.clone(), ema.max.clone(), amax, clipped))
             }
-            Method::Percentile { .. } | Method::Entropy | Method::Mse => {
-                let hists = hists()?;
-                let amax: Vec<f32> = hists
-                    .par_iter()
-                    .map(|h| match h.view() {
-                        None => 0.0,
-                        Some((counts, edges)) => match method {
-                            Method::Percentile { percentile } => {
-                                percentile::amax(counts, edges, *percentile)
-                            }
-                            Method::Entropy => entropy::amax(counts, edges),
-                            _ => mse::amax(counts, edges),
-                        },
-                    })
-                    .collect();
-                let clipped = clipped_fraction(hists, &amax);
-                let min = self.minmax.min.iter().zip(&amax).map(|(m, a)| m.max(-a)).collect();
-                let max = self.minmax.max.iter().zip(&amax).map(|(m, a)| m.min(*a)).collect();
-                Ok(range(min, max, amax, clipped))
+            Method::Percentile { percentile } => {
+                from_histogram(&|counts, edges| percentile::amax(counts, edges, *percentile))
             }
+            Method::Entropy => from_histogram(&entropy::amax),
+            Method::Mse => from_histogram(&mse::amax),
         }
     }
 

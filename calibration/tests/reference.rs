@@ -32,8 +32,10 @@ fn method_of(key: &str) -> Method {
 }
 
 fn assert_close(what: &str, got: f32, want: f64) {
-    let err = (f64::from(got) - want).abs();
-    assert!(err <= REL * want.abs().max(f64::MIN_POSITIVE), "{what}: got {got}, want {want}");
+    assert!(
+        approx::relative_eq!(f64::from(got), want, epsilon = 0.0, max_relative = REL),
+        "{what}: got {got}, want {want}"
+    );
 }
 
 fn expected(v: &Value) -> Vec<(String, f64)> {
@@ -145,4 +147,43 @@ fn per_channel_weights_match_calibrate_weights() {
             assert_close(&format!("channel {ch} {key}"), r.amax[ch], want);
         }
     }
+}
+
+/// The one deliberate difference from ModelOpt (module doc of `observers::entropy`): where a
+/// candidate's KL divergence is NaN, ModelOpt's `np.argmin` picks it; calibr8 never does.
+/// See: https://github.com/calibr8/calibr8/issues/9
+#[test]
+fn entropy_differs_from_modelopt_only_where_modelopt_picks_a_nan() {
+    let f = fixtures();
+    let c = &f["entropy_nan"];
+    let counts = u64s(&c["counts"]);
+    let edges = f64s(&c["edges"]);
+    let nan_candidates = usizes(&c["nan_candidates"]);
+    let modelopt = c["modelopt_entropy"].as_f64().expect("modelopt pick");
+    let nan_never_wins = c["modelopt_entropy_nan_never_wins"].as_f64().expect("nan-safe pick");
+
+    // ModelOpt's pick is a candidate whose divergence is NaN: bin 128 of 2048, 1/16 of the range.
+    assert_eq!(nan_candidates, [128]);
+    assert_eq!(modelopt, edges[128]);
+    assert_eq!(modelopt, edges[edges.len() - 1] / 16.0);
+
+    let ours = Histogram::new(counts.clone(), edges.clone()).expect("valid").amax_entropy();
+    assert_ne!(f64::from(ours), modelopt, "calibr8 must not pick the NaN candidate");
+    // ModelOpt's own code with np.nanargmin in place of np.argmin agrees with calibr8.
+    assert_close("entropy, NaN never wins", ours, nan_never_wins);
+
+    // Through an observer, on pixels with exactly this histogram: level k/16 lies on the left
+    // edge of bin 128·k, except 1.0, the top edge, which the last bin holds.
+    let last = counts.len() - 1;
+    let mut data = vec![];
+    for (j, &n) in counts.iter().enumerate() {
+        let value = if j == last { edges[last + 1] } else { edges[j] };
+        data.extend(std::iter::repeat_n(value as f32, n as usize));
+    }
+    let len = data.len();
+    let mut obs = TensorObserver::new("pixels", ObserverConfig::new(Method::Entropy)).expect("ok");
+    obs.observe(&data, &[len]).expect("observe");
+    let r = obs.finish().expect("finish");
+    assert_eq!(obs.histogram(0).expect("histogram").counts(), counts.as_slice());
+    assert_eq!(r.amax[0], ours);
 }

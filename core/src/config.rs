@@ -2,17 +2,25 @@
 //! and YAML), and it accepts NNI's `config_list` keys so NNI users can bring their configs.
 
 use crate::internal::*;
-use calibr8_calibration::{HistogramMode, Method, QuantDtype, Scheme};
+use calibr8_calibration::{HistogramMode, Method, QuantDtype, Scheme, MIN_NUM_BINS};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
+mod builder;
+mod legacy;
+
+pub use builder::QuantConfigBuilder;
+
 /// How to calibrate and which tensors to quantize.
 ///
+/// A method carries its parameter (`method: percentile:99.9`, or `method: {percentile: 99.9}`),
+/// so nothing else can change what it says. Build one in code with [`QuantConfig::builder`].
+///
 /// ```
+/// use calibr8_calibration::{HistogramMode, Method};
 /// use calibr8_core::QuantConfig;
 /// let config: QuantConfig = serde_yaml::from_str(r#"
-/// method: percentile
-/// percentile: 99.9
+/// method: percentile:99.9
 /// histogram: two_pass
 /// config_list:
 ///   - op_types: [Conv, Gemm]
@@ -20,22 +28,20 @@ use std::path::Path;
 ///     quant_scheme: symmetric
 ///     granularity: per_channel
 ///   - exclude_op_names: [fc2]
-/// "#).unwrap();
+/// "#).map_err(|e| calibr8_core::Error::config("yaml", e.to_string()))?;
 /// config.validate()?;
-/// assert_eq!(config.histogram, calibr8_calibration::HistogramMode::TwoPass);
+/// assert_eq!(config.method, Method::Percentile { percentile: 99.9 });
+/// assert_eq!(config.histogram, HistogramMode::TwoPass);
 /// # Ok::<(), calibr8_core::Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(try_from = "legacy::QuantConfigFile")]
 pub struct QuantConfig {
-    /// Observer for activations: `minmax`, `ema`, `percentile`, `entropy` or `mse`.
-    pub method: String,
-    /// Percentile for `method: percentile`, in (0, 100].
-    pub percentile: f64,
-    /// Decay for `method: ema`, in (0, 1).
-    pub ema_decay: f64,
+    /// Observer for activations, with its parameter: `minmax`, `ema` / `ema:0.9`,
+    /// `percentile` / `percentile:99.9`, `entropy` or `mse`.
+    pub method: Method,
     /// Observer for weights (TensorRT and ModelOpt use `minmax`, i.e. max |w|).
-    pub weight_method: String,
+    pub weight_method: Method,
     /// `streaming` (one pass, batch order matters as in the reference) or `two_pass`
     /// (global |max| first, then a fixed grid; shards merge exactly).
     pub histogram: HistogramMode,
@@ -143,14 +149,16 @@ impl Default for QuantConfig {
     /// inputs of Conv / ConvTranspose / Gemm / MatMul, their outputs not quantized; entropy.
     fn default() -> Self {
         QuantConfig {
-            method: "entropy".into(),
-            percentile: 99.99,
-            ema_decay: 0.99,
-            weight_method: "minmax".into(),
+            method: Method::Entropy,
+            weight_method: Method::MinMax,
             histogram: HistogramMode::Streaming,
             num_bins: 2048,
             config_list: vec![ConfigRule {
-                op_types: ["Conv", "ConvTranspose", "Gemm", "MatMul"].map(String::from).to_vec(),
+                op_types: crate::ops::registry()
+                    .tensorrt_preset_op_types()
+                    .into_iter()
+                    .map(String::from)
+                    .collect(),
                 granularity: GranularityName::PerChannel,
                 ..ConfigRule::default()
             }],
@@ -204,56 +212,44 @@ impl QuantConfig {
         Ok(config)
     }
 
-    /// The activation observer, with its parameters.
+    /// Starts from [`QuantConfig::default`] (TensorRT's preset); [`QuantConfigBuilder::build`]
+    /// validates.
+    ///
+    /// ```
+    /// use calibr8_calibration::{HistogramMode, Method};
+    /// use calibr8_core::{ConfigRule, QuantConfig};
+    /// let config = QuantConfig::builder()
+    ///     .method(Method::Percentile { percentile: 99.9 })
+    ///     .histogram(HistogramMode::TwoPass)
+    ///     .rule(ConfigRule { exclude_op_names: vec!["fc2".into()], ..ConfigRule::default() })
+    ///     .build()?;
+    /// assert_eq!(config.method.to_string(), "percentile:99.9");
+    /// assert_eq!(config.config_list.len(), 2); // the preset's rule, then the exclusion
+    /// # Ok::<(), calibr8_core::Error>(())
+    /// ```
+    pub fn builder() -> QuantConfigBuilder {
+        QuantConfigBuilder::new()
+    }
+
+    /// The activation observer, checked.
     pub fn activation_method(&self) -> Result<Method> {
-        self.parse_method("method", &self.method)
+        checked("method", &self.method)
     }
 
-    /// The weight observer.
+    /// The weight observer, checked.
     pub fn weight_method(&self) -> Result<Method> {
-        self.parse_method("weight_method", &self.weight_method)
-    }
-
-    fn parse_method(&self, option: &str, name: &str) -> Result<Method> {
-        let method: Method = name.parse().map_err(|_| {
-            Error::config(
-                option,
-                format!(
-                    "unknown method '{name}'; use one of minmax, ema, percentile, entropy, mse"
-                ),
-            )
-        })?;
-        Ok(match method {
-            Method::Percentile { .. } => Method::Percentile { percentile: self.percentile },
-            Method::EmaMinMax { .. } => Method::EmaMinMax { decay: self.ema_decay },
-            other => other,
-        })
+        checked("weight_method", &self.weight_method)
     }
 
     /// Checks every option that can be checked without a model.
     pub fn validate(&self) -> Result<()> {
         self.activation_method()?;
         self.weight_method()?;
-        if !(self.percentile > 0.0 && self.percentile <= 100.0) {
-            return Err(Error::config(
-                "percentile",
-                format!(
-                    "{} is outside (0, 100]; 99.99 is TensorRT's usual choice",
-                    self.percentile
-                ),
-            ));
-        }
-        if !(self.ema_decay > 0.0 && self.ema_decay < 1.0) {
-            return Err(Error::config(
-                "ema_decay",
-                format!("{} is outside (0, 1); NNI uses 0.99", self.ema_decay),
-            ));
-        }
-        if self.num_bins < 129 {
+        if self.num_bins < MIN_NUM_BINS {
             return Err(Error::config(
                 "num_bins",
                 format!(
-                    "{} bins is fewer than the 129 entropy and MSE need; use 2048",
+                    "{} bins is fewer than the {MIN_NUM_BINS} entropy and MSE need; use 2048",
                     self.num_bins
                 ),
             ));
@@ -300,4 +296,10 @@ impl ConfigRule {
                 && self.op_names.is_empty()
                 && (!self.exclude_op_names.is_empty() || !self.exclude_op_types.is_empty()))
     }
+}
+
+/// `method` with its parameter checked; `option` names the key in the error.
+fn checked(option: &str, method: &Method) -> Result<Method> {
+    method.validate().map_err(|e| Error::config(option, e.to_string()))?;
+    Ok(method.clone())
 }

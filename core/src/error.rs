@@ -7,8 +7,10 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A file could not be read or written.
-    #[error("{action} {path}: {source}")]
+    /// A file could not be read or written. The operating system's reason is the
+    /// [`source`](std::error::Error::source), not part of this message: error reporters print
+    /// the chain (`calibr8` prints one `Cause:` line each), so it would appear twice.
+    #[error("{action} {path}")]
     Io {
         /// What calibr8 was doing ("reading", "writing", "creating directory").
         action: &'static str,
@@ -67,6 +69,38 @@ pub enum Error {
         /// What failed.
         reason: String,
     },
+    /// An engine failed; the engine's own error is kept as the source (not flattened into a
+    /// string), so reporters show its whole chain.
+    #[error("backend {backend}: {context}")]
+    BackendFailed {
+        /// The backend's name (`tract`, `tensorrt`, ...).
+        backend: String,
+        /// What calibr8 asked the engine to do.
+        context: String,
+        /// The engine's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
+    /// The backend exists but is not compiled into this build.
+    #[error(
+        "backend {backend} is not compiled into this build of calibr8: rebuild with          `--features {feature}`{note}"
+    )]
+    BackendNotCompiled {
+        /// The backend's name.
+        backend: String,
+        /// The cargo feature that compiles it in.
+        feature: String,
+        /// What else it needs at run time (empty, or starting with "; ").
+        note: String,
+    },
+    /// No backend has this name.
+    #[error("unknown backend '{name}'; use one of {known}")]
+    UnknownBackend {
+        /// The name asked for.
+        name: String,
+        /// The names calibr8 knows, comma-separated.
+        known: String,
+    },
     /// A backend does not offer this capability.
     #[error("backend {backend} does not support {what}")]
     Unsupported {
@@ -109,5 +143,18 @@ impl Error {
     /// An [`Error::Backend`] for `backend`.
     pub fn backend(backend: impl Into<String>, reason: impl std::fmt::Display) -> Self {
         Error::Backend { backend: backend.into(), reason: reason.to_string() }
+    }
+
+    /// An [`Error::BackendFailed`]: `backend` failed while doing `context`, because of `source`.
+    pub fn backend_failed(
+        backend: impl Into<String>,
+        context: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        Error::BackendFailed {
+            backend: backend.into(),
+            context: context.into(),
+            source: source.into(),
+        }
     }
 }

@@ -2,8 +2,8 @@
 //! tensors are constant (initializers or `Constant` nodes), who produces and who consumes each.
 
 use crate::internal::*;
+use crate::pb;
 use std::collections::HashMap;
-use tract_onnx::pb;
 
 /// One ONNX node, reduced to what quantization decisions need.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -105,7 +105,9 @@ impl Graph {
 pub fn tensor_f32(t: &pb::TensorProto) -> Result<(Vec<f32>, Vec<usize>), String> {
     let dims: Vec<usize> = t.dims.iter().map(|&d| d.max(0) as usize).collect();
     let len: usize = dims.iter().product();
-    if t.data_location == Some(1) || !t.external_data.is_empty() {
+    if t.data_location == pb::tensor_proto::DataLocation::External as i32
+        || !t.external_data.is_empty()
+    {
         return Err("stored as external data, which calibr8 does not read yet; re-export with \
                     external data embedded (onnx.save(..., save_as_external_data=False))"
             .into());

@@ -25,13 +25,14 @@ mod model;
 pub mod npy;
 pub mod ops;
 pub mod parallel;
+pub mod pb;
 pub mod plan;
 pub mod quantize;
 pub mod quantized;
 pub mod tensor;
 
 pub use backend::{Backend, Engine, EngineOptions, Lowering};
-pub use config::{ConfigRule, Precision, QuantConfig, Target};
+pub use config::{ConfigRule, Precision, QuantConfig, QuantConfigBuilder, Target};
 pub use data::{Batch, CalibrationData, InMemory, NpySource};
 pub use tensor::{ElemType, TensorMap, TensorValue};
 pub use error::{Error, Result};

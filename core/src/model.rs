@@ -1,10 +1,10 @@
-//! Loading an ONNX file into tract-onnx's protobuf types, and the small facts about it that the
-//! rest of calibr8 needs (opset, inputs, a name for every node).
+//! Loading an ONNX file into calibr8's protobuf types ([`crate::pb`]), and the small facts about
+//! it that the rest of calibr8 needs (opset, inputs, a name for every node).
 
 use crate::internal::*;
+use crate::pb;
 use prost::Message;
 use std::path::Path;
-use tract_onnx::pb;
 
 /// An ONNX model as calibr8 holds it: the decoded protobuf plus where it came from.
 ///

@@ -223,7 +223,8 @@ fn read_npz_from(reader: impl Read + Seek) -> std::result::Result<Vec<(String, T
 pub fn npy_bytes_f32(array: &ArrayD<f32>) -> Vec<u8> {
     let mut out = vec![];
     let shape: Vec<u64> = array.shape().iter().map(|&d| d as u64).collect();
-    let writer = npyz::WriteOptions::new().default_dtype().shape(&shape).writer(&mut out);
+    use npyz::WriterBuilder;
+    let writer = npyz::WriteOptions::<f32>::new().default_dtype().shape(&shape).writer(&mut out);
     // Writing into a Vec cannot fail.
     if let Ok(mut writer) = writer.begin_nd() {
         let _ = writer.extend(array.iter().copied());

@@ -66,11 +66,11 @@ pub fn run_in_order(
     }
     let jobs = engines.len();
     type Done = (usize, Result<(TensorMap, TensorMap)>);
+    // Work is bounded by the window below, so the work channel never holds more than `jobs`.
+    let (work_tx, work_rx) = sync_channel::<(usize, TensorMap)>(jobs);
+    let work_rx = Mutex::new(work_rx);
+    let (done_tx, done_rx) = channel::<Done>();
     std::thread::scope(|scope| -> Result<()> {
-        // Work is bounded by the window below, so the work channel never holds more than `jobs`.
-        let (work_tx, work_rx) = sync_channel::<(usize, TensorMap)>(jobs);
-        let work_rx = Mutex::new(work_rx);
-        let (done_tx, done_rx) = channel::<Done>();
         for engine in engines.iter_mut() {
             let (work_rx, done_tx) = (&work_rx, done_tx.clone());
             scope.spawn(move || loop {
@@ -125,9 +125,13 @@ pub fn run_in_order(
                         return Err(e);
                     }
                 }
-                // Nothing running means every batch sent so far was consumed: done.
                 if in_flight == 0 {
-                    return Ok(());
+                    // Every batch sent so far is consumed: done once the source is, otherwise
+                    // refill the (now empty) window.
+                    if exhausted || source_error.is_some() {
+                        return Ok(());
+                    }
+                    continue;
                 }
                 let (ix, result) =
                     done_rx.recv().map_err(|_| Error::backend("worker", "stopped early"))?;
@@ -173,7 +177,7 @@ mod tests {
 
     #[test]
     fn results_arrive_in_batch_order_for_any_job_count() {
-        for jobs in [1, 2, 3, 7] {
+        for jobs in [1, 2, 3, 7, 12, 20] {
             let mut engines: Vec<Box<dyn Engine>> =
                 (0..jobs).map(|_| Box::new(Slow { names: vec!["x".into()] }) as _).collect();
             let mut seen = vec![];

@@ -129,7 +129,6 @@ macro_rules! each_variant {
         }
     };
 }
-pub(crate) use each_variant;
 
 impl TensorValue {
     /// The element type.

@@ -15,9 +15,9 @@
 //! The same placement runs on burn's captured operations to name the module path in an
 //! unsupported-op error, so the error and the names of a successful trace agree.
 
+use calibr8_core::pb;
 use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
-use tract_onnx::pb;
 
 /// Where a value comes from, as far as naming cares.
 #[derive(Clone, Debug)]

@@ -13,10 +13,10 @@ use burn::backend::ir::OperationIr;
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Bool, Device, Int, Tensor};
 use burn_onnx::export::{AxisSpec, ExportError, ExportOutput, InputSpec, OnnxExporter};
+use calibr8_core::pb;
 use calibr8_core::OnnxModel;
 use prost::Message;
 use std::collections::{HashMap, HashSet};
-use tract_onnx::pb;
 
 /// A traced model: the ONNX graph with module-path names, and how burn-onnx's names map to them.
 #[derive(Clone, Debug)]

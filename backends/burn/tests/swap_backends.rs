@@ -23,6 +23,7 @@
 use calibr8_burn::backend::BurnBackend;
 use calibr8_core::graph::tensor_f32;
 use calibr8_core::npy::read_npy_f32;
+use calibr8_core::pb;
 use calibr8_core::{
     quantize_with, Backend, EngineOptions, Graph, Lowering, NpySource, OnnxModel, QuantConfig,
     QuantizedModel,
@@ -30,7 +31,6 @@ use calibr8_core::{
 use calibr8_tract::TractBackend;
 use ndarray::ArrayD;
 use std::collections::HashSet;
-use tract_onnx::pb;
 
 const DIGITS: (&str, &str) =
     ("../../examples/digits/digits_cnn.onnx", "../../examples/digits/calib.npy");

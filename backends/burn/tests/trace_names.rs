@@ -161,7 +161,7 @@ fn issue_4_names_in_artifacts_map_to_module_paths() -> anyhow::Result<()> {
         assert!(cache_names.contains(&name), "calibration.cache lacks {name}: {cache_names:?}");
     }
 
-    let qdq = tract_onnx::pb::ModelProto::decode(
+    let qdq = calibr8_core::pb::ModelProto::decode(
         std::fs::read(dir.path().join("model.qdq.onnx"))?.as_slice(),
     )?;
     let qdq_graph = qdq.graph.expect("graph");

@@ -4,9 +4,8 @@
 //! its producer (checked on ONNX Runtime 1.32), and a fused-away tensor cannot be asked for,
 //! because ONNX Runtime keeps every graph output.
 
-use calibr8_core::{Error, OnnxModel, Result};
+use calibr8_core::{pb, Error, OnnxModel, Result};
 use std::collections::HashSet;
-use tract_onnx::pb;
 
 /// `model` with every name of `capture` that is not already a graph output appended as one.
 /// Each name must be a graph input, a node output or an initializer of the main graph; the

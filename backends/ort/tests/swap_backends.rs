@@ -136,7 +136,7 @@ fn fp32_mlp_gemm_tensor_by_tensor() {
 }
 
 fn minmax() -> QuantConfig {
-    QuantConfig { method: "minmax".into(), ..QuantConfig::default() }
+    QuantConfig::builder().method(calibr8_calibration::Method::MinMax).build().unwrap()
 }
 
 fn calibrate(backend: &dyn Backend, files: (&str, &str), config: &QuantConfig) -> QuantizedModel {

@@ -17,6 +17,7 @@
 //! - lists every tensor it could not cover in [`TrtPlan::unranged`], with the reason.
 
 use crate::internal::*;
+use calibr8_core::ops::{self, RangeFlow, TrtRole};
 use calibr8_core::plan::TensorRole;
 use calibr8_core::{Graph, Lowering};
 use serde::Serialize;
@@ -408,26 +409,16 @@ impl TrtPlan {
     fn derive_ranges(&mut self, model: &OnnxModel, graph: &Graph) {
         loop {
             let mut added = false;
-            for node in &graph.nodes {
+            // Graph::new keeps the model's node order, so the two walk in step.
+            for (node, proto) in graph.nodes.iter().zip(&model.graph().node) {
                 let (Some(input), Some(output)) = (node.inputs.first(), node.outputs.first())
                 else {
                     continue;
                 };
-                let both_ways = match node.op_type.as_str() {
-                    "Reshape" | "Flatten" | "Transpose" | "Squeeze" | "Unsqueeze" | "Identity" => {
-                        true
-                    }
-                    // Zero padding adds zeros only (an explicit constant_value input may not be 0).
-                    "Pad" => {
-                        let mode = attr_s(model, node, "mode");
-                        (mode.is_none() || mode.as_deref() == Some("constant"))
-                            && node.inputs.get(2).is_none_or(|v| v.is_empty())
-                    }
-                    _ => false,
-                };
-                // Outputs are a subset (MaxPool) or clipped (Relu) of the input: the input's
-                // amax bounds them from above.
-                let forward = both_ways || matches!(node.op_type.as_str(), "MaxPool" | "Relu");
+                let flow = ops::registry().get(&node.op_type).range_flow(proto);
+                let both_ways = flow == RangeFlow::BothWays;
+                // Forward: the input's amax bounds the output's from above.
+                let forward = flow != RangeFlow::None;
                 if forward && !self.ranges.contains_key(output) {
                     if let Some(r) = self.ranges.get(input).cloned() {
                         self.ranges.insert(output.clone(), derived(output, r.amax, input, node));
@@ -455,10 +446,10 @@ impl TrtPlan {
         while !self.ranges.contains_key(&t) && !graph.outputs.contains(&t) {
             let consumers: Vec<_> = graph.consumers(&t).collect();
             let [next] = consumers.as_slice() else { break };
-            let fusable = match next.op_type.as_str() {
-                "BatchNormalization" | "Relu" | "Clip" | "LeakyRelu" => next.inputs[0] == t,
+            let fusable = match ops::registry().get(&next.op_type).tensorrt() {
+                TrtRole::Epilogue => next.inputs[0] == t,
                 // A residual Add fuses one conv in; the other input must be a ranged tensor.
-                "Add" | "Sum" => next
+                TrtRole::Residual => next
                     .inputs
                     .iter()
                     .filter(|i| **i != t)
@@ -550,13 +541,6 @@ fn positive(amax: f32) -> f32 {
     } else {
         amax
     }
-}
-
-/// A string attribute of the ONNX node `node` (found by its first output, as names may be empty).
-fn attr_s(model: &OnnxModel, node: &calibr8_core::graph::Node, name: &str) -> Option<String> {
-    let proto = model.graph().node.iter().find(|n| n.output.first() == node.outputs.first())?;
-    let attr = proto.attribute.iter().find(|a| a.name == name)?;
-    Some(String::from_utf8_lossy(&attr.s).into_owned())
 }
 
 /// Optimization-profile shapes: a dynamic first extent takes the batch profile; any other

@@ -23,6 +23,7 @@ use calibr8_core::{
 
 mod int8;
 pub use int8::TractInt8Backend;
+use prost::Message;
 use tract_onnx::prelude::{
     Datum, Framework, InferenceModelExt, IntoRunnable, IntoTValue, IntoTensor, TypedRunnableModel,
 };
@@ -61,8 +62,10 @@ impl TractEngine {
     pub fn new(model: &OnnxModel, options: &EngineOptions) -> Result<TractEngine> {
         let inputs: Vec<String> = model.inputs().into_iter().map(|i| i.name).collect();
         let mut outputs: Vec<String> = model.outputs().into_iter().map(|o| o.name).collect();
+        // calibr8's pb types and tract's are separate Rust types of one proto: bytes bridge them.
+        let bytes = model.proto.encode_to_vec();
         let mut inference =
-            tract_onnx::onnx().model_for_proto_model(&model.proto).map_err(|e| {
+            tract_onnx::onnx().model_for_read(&mut bytes.as_slice()).map_err(|e| {
                 Error::InvalidModel { path: model.origin.clone(), reason: format!("tract: {e:#}") }
             })?;
         let mut outlets = inference.output_outlets().map_err(err)?.to_vec();

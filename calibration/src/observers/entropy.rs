@@ -14,6 +14,18 @@
 //!   numpy's pairwise summation;
 //! * amax = `edges[i*]` for the LAST `i*` attaining the minimum.
 //!
+//! # The one deliberate difference: NaN never wins
+//!
+//! When every bin below candidate `i` is empty (after `bins[0] := bins[1]`), Q is all zeros,
+//! normalising it divides 0 by 0, and ModelOpt's `D_i` is NaN. `np.argmin` returns the index of
+//! a NaN, so ModelOpt picks that candidate. Inputs with few discrete levels hit this: raw 4-bit
+//! digit pixels (17 levels `k/16`) put level 1/16 in bin 128 of 2048 and leave bins 1..=127
+//! empty, so ModelOpt picks `i = 128` and clips the tensor to 1/16 of its range. Here a NaN
+//! divergence never wins (the comparison `d <= best` is false for NaN): the same histogram keeps
+//! its full range. On every histogram without NaN divergences the pick is ModelOpt's, bin for
+//! bin. `tests/data/make_fixtures.py` records ModelOpt's NaN pick (`entropy_nan` in the
+//! fixtures) and `tests/reference.rs` checks both behaviours.
+//!
 //! ```
 //! use calibr8_calibration::{Method, ObserverConfig, TensorObserver};
 //! let mut obs = TensorObserver::new("x", ObserverConfig::new(Method::Entropy))?;
@@ -38,13 +50,13 @@ const START_BIN: usize = 128;
 /// Histograms with fewer than 128 bins, or no counts, give 0.
 pub fn amax(counts: &[u64], edges: &[f64]) -> f32 {
     let n = counts.len();
-    if n < START_BIN || edges.len() != n + 1 || n < 2 {
+    if n < START_BIN || edges.len() != n + 1 {
         return 0.0;
     }
     let mut bins = counts.to_vec();
     bins[0] = bins[1];
-    // A histogram without counts gives NaN divergences; like np.argmin over them the loop
-    // below then keeps i = N.
+    // A histogram without counts gives NaN divergences for every i; then the loop below keeps
+    // i = N, which is also what np.argmin picks over all-NaN values.
     let total: u64 = bins.iter().sum();
     // Suffix sums give the outlier mass of every i in O(1).
     let mut outliers = vec![0u64; n + 1];
@@ -71,7 +83,8 @@ pub fn amax(counts: &[u64], edges: &[f64]) -> f32 {
     let mut best = f64::INFINITY;
     let mut best_i = n; // all-∞ divergences pick the last candidate, as the reference does
     for (&i, &d) in candidates.iter().zip(&divergences) {
-        // LAST argmin: ties go to the later i (`<=`); NaN never wins.
+        // LAST argmin: ties go to the later i (`<=`). NaN never wins, unlike np.argmin (see the
+        // module doc).
         if d <= best {
             best = d;
             best_i = i;
@@ -198,7 +211,7 @@ mod tests {
     /// The straightforward sequential loop `amax` was derived from; they must agree exactly.
     fn amax_sequential(counts: &[u64], edges: &[f64]) -> f32 {
         let n = counts.len();
-        if n < START_BIN || edges.len() != n + 1 || n < 2 {
+        if n < START_BIN || edges.len() != n + 1 {
             return 0.0;
         }
         let mut bins = counts.to_vec();

@@ -154,7 +154,8 @@ class TorchShim:
 
 # ----------------------------------------------------------------------------------------------
 # NVIDIA's functions, from the installed wheel
-def load_reference():
+def load_reference(numpy=np):
+    """NVIDIA's functions, executed with `numpy` as their `np` (a stand-in changes one call)."""
     spec = importlib.util.find_spec("modelopt")
     if spec is None:
         sys.exit("nvidia-modelopt is not installed: pip install --no-deps nvidia-modelopt")
@@ -164,7 +165,7 @@ def load_reference():
             ["_compute_amax_entropy", "_compute_amax_mse", "_compute_amax_percentile"],
         os.path.join(root, "tensor_quant.py"): ["_tensor_quant"],
     }
-    ns = {"np": np, "torch": TorchShim, "Counter": Counter, "entropy": scipy_entropy,
+    ns = {"np": numpy, "torch": TorchShim, "Counter": Counter, "entropy": scipy_entropy,
           "scaled_e4m3": None}
     for path, names in wanted.items():
         tree = ast.parse(open(path).read(), path)
@@ -182,6 +183,16 @@ def load_reference():
 
 
 REF = load_reference()
+
+
+class NumpyWith:
+    """numpy, with some functions replaced (ModelOpt's code calls them as `np.<name>`)."""
+
+    def __init__(self, **replaced):
+        self.__dict__.update(replaced)
+
+    def __getattr__(self, name):
+        return getattr(np, name)
 
 
 def ref_amax(hist, edges):
@@ -243,6 +254,49 @@ def digits(rng, n):
     return ((x - F32(0.1307)) / F32(0.3081)).astype(np.float32)
 
 
+def entropy_nan_case(rng):
+    """The one deliberate difference from ModelOpt's `_compute_amax_entropy`.
+
+    Raw 4-bit digit pixels (17 levels k/16 in [0, 1], mostly background 0): in the |x| histogram
+    over [0, 1] with 2048 bins, level 1/16 lands in bin 128 and bins 1..127 are empty, so after
+    `bins[0] = bins[1]` (= 0) candidate i = 128 has an all-zero Q and KL(P||Q) = NaN
+    (0/0 when Q is normalised). `np.argmin` returns a NaN's index, so ModelOpt picks i = 128:
+    amax = 1/16 of the range, and every pixel above 1/16 is clipped. calibr8 lets NaN never win.
+
+    Recorded here from ModelOpt's own code: its pick, its divergences' NaN candidates (by
+    wrapping the `np.argmin` it calls), and its pick when the same code runs with
+    `np.nanargmin` -- calibr8's rule -- in place of `np.argmin`.
+    """
+    levels = np.arange(17, dtype=np.float32) / 16
+    p = np.r_[0.8, np.full(15, 0.1 / 15), 0.1]
+    x = rng.choice(levels, size=60_000, p=p).astype(np.float32)
+    hist, edges = np.histogram(np.abs(x), bins=2048, range=(0, x.max()))
+
+    seen = []
+
+    def recording_argmin(a, *args, **kw):
+        seen.append(np.array(a))
+        return np.argmin(a, *args, **kw)
+
+    recording = load_reference(NumpyWith(argmin=recording_argmin))
+    nan_safe = load_reference(NumpyWith(argmin=np.nanargmin))
+    modelopt = float(recording["_compute_amax_entropy"](hist.copy(), edges, 8, False).item())
+    (reversed_divergences,) = seen
+    divergences = reversed_divergences[::-1]
+    start_bin = 128
+    nan_candidates = [start_bin + k for k in np.flatnonzero(np.isnan(divergences)).tolist()]
+    assert modelopt == float(REF["_compute_amax_entropy"](hist.copy(), edges, 8, False).item())
+    return {
+        "name": "digits_raw_17_levels",
+        "counts": [int(c) for c in hist],
+        "edges": [float(e) for e in edges],
+        "nan_candidates": nan_candidates,
+        "modelopt_entropy": modelopt,
+        "modelopt_entropy_nan_never_wins": float(
+            nan_safe["_compute_amax_entropy"](hist.copy(), edges, 8, False).item()),
+    }
+
+
 def main():
     rng = np.random.default_rng(20240607)
     g = lambda n, s=1.0: (rng.standard_normal(n) * s).astype(np.float32)  # noqa: E731
@@ -299,16 +353,22 @@ def main():
     weights = {"name": "conv_weight_4x256_axis0", "shape": list(w.shape), "axis": 0,
                "num_bins": 2048, "data": f32list(w), "expected": per_channel}
 
+    entropy_nan = entropy_nan_case(rng)
+
     out = {"generator": "calibration/tests/data/make_fixtures.py",
            "reference": "nvidia-modelopt calib/histogram.py + tensor_quant._tensor_quant, "
                         "numpy float32 torch shim",
-           "histograms": histograms, "cases": cases, "per_channel": weights}
+           "histograms": histograms, "cases": cases, "per_channel": weights,
+           "entropy_nan": entropy_nan}
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures.json")
     with open(path, "w") as f:
         json.dump(out, f, separators=(",", ":"))
     print(f"wrote {path}: {os.path.getsize(path)} bytes")
     for h in histograms + cases:
         print(h["name"], h.get("extended", ""), h["expected"])
+    print(entropy_nan["name"], "NaN candidates", entropy_nan["nan_candidates"],
+          "ModelOpt", entropy_nan["modelopt_entropy"],
+          "NaN never wins", entropy_nan["modelopt_entropy_nan_never_wins"])
 
 
 if __name__ == "__main__":

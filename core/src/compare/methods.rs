@@ -10,7 +10,7 @@ use crate::data::CalibrationData;
 use crate::internal::*;
 use crate::quantize::{observe_activations, observe_weights, Progress};
 use crate::QuantPlan;
-use calibr8_calibration::Method;
+use calibr8_calibration::{Method, DEFAULT_EMA_DECAY};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -48,14 +48,11 @@ impl std::fmt::Display for RankBy {
     }
 }
 
-/// The method names `all` stands for, in a stable order.
-pub const ALL_METHODS: [&str; 5] = ["minmax", "ema", "percentile", "entropy", "mse"];
-
 /// One calibrated method, evaluated.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MethodResult {
-    /// The method (`minmax`, `ema`, `percentile`, `entropy`, `mse`).
-    pub method: String,
+    /// The method, with its parameter (serialized as `percentile:99.9`, `entropy`, ...).
+    pub method: Method,
     /// 1 = best by the ranking metric, then SQNR.
     pub rank: usize,
     /// Quantized tensors whose observer clipped more than 1% of the calibration values.
@@ -64,21 +61,38 @@ pub struct MethodResult {
     pub outputs: Vec<OutputMetrics>,
 }
 
-/// Calibrates `plan` with every method in `methods` (names as in `QuantConfig::method`) from
-/// one pass over `data` on `backend`. Weights use the config's `weight_method` for all.
+/// Calibrates `plan` with every method in `methods` (e.g. [`Method::all_default`]) from one
+/// pass over `data` on `backend`. Weights use the config's `weight_method` for all. One pass
+/// tracks one EMA, so `methods` may hold EMA at one decay only.
 pub fn calibrate_methods(
     backend: &dyn Backend,
     model: &OnnxModel,
     data: &dyn CalibrationData,
     config: &QuantConfig,
-    methods: &[String],
+    methods: &[Method],
     progress: &mut dyn FnMut(Progress),
-) -> Result<Vec<(String, QuantizedModel)>> {
+) -> Result<Vec<(Method, QuantizedModel)>> {
+    for m in methods {
+        m.validate().map_err(|e| Error::config("methods", e.to_string()))?;
+    }
+    let mut decays = methods.iter().filter_map(|m| match m {
+        Method::EmaMinMax { decay } => Some(*decay),
+        Method::MinMax | Method::Percentile { .. } | Method::Entropy | Method::Mse => None,
+    });
+    let decay = decays.next().unwrap_or(DEFAULT_EMA_DECAY);
+    if let Some(other) = decays.find(|d| *d != decay) {
+        return Err(Error::config(
+            "methods",
+            format!(
+                "EMA at decay {decay} and at {other}: one calibration pass tracks one EMA;                  compare one decay per run"
+            ),
+        ));
+    }
     let plan = QuantPlan::resolve(model, config)?;
     let weights = observe_weights(model, &plan, config)?;
-    // Capturing under `ema` tracks the EMA at the config's decay; `collect_all` keeps min/max
+    // Capturing under EMA tracks the EMA at the requested decay; `collect_all` keeps min/max
     // and the histogram for the others.
-    let capture_config = QuantConfig { method: "ema".into(), ..config.clone() };
+    let capture_config = QuantConfig { method: Method::EmaMinMax { decay }, ..config.clone() };
     let observers =
         observe_activations(
             backend,
@@ -91,15 +105,14 @@ pub fn calibrate_methods(
             progress,
         )?;
     let mut out = vec![];
-    for name in methods {
-        let method_config = QuantConfig { method: name.clone(), ..config.clone() };
-        let method: Method = method_config.activation_method()?;
+    for method in methods {
         let mut ranges = weights.clone();
         for (tensor, observer) in &observers {
-            ranges.insert(tensor.clone(), observer.finish_as(&method)?);
+            ranges.insert(tensor.clone(), observer.finish_as(method)?);
         }
+        let method_config = QuantConfig { method: method.clone(), ..config.clone() };
         out.push((
-            name.clone(),
+            method.clone(),
             QuantizedModel::new(model.clone(), plan.clone(), ranges, method_config)?,
         ));
     }
@@ -111,15 +124,15 @@ pub fn calibrate_methods(
 pub fn rank_methods(
     eval: &Evaluation<'_>,
     candidate: &dyn Backend,
-    models: &[(String, QuantizedModel)],
+    models: &[(Method, QuantizedModel)],
     rank_by: RankBy,
 ) -> Result<Vec<MethodResult>> {
     let mut results = vec![];
-    for (name, q) in models {
+    for (method, q) in models {
         let outputs = eval.outputs(candidate, Lowering::Quantized(q))?;
         let clipping = q.activations().filter(|t| t.range.clipped_fraction > 0.01).count();
         results.push(MethodResult {
-            method: name.clone(),
+            method: method.clone(),
             rank: 0,
             tensors_clipping_over_1pct: clipping,
             outputs,
@@ -143,14 +156,14 @@ pub fn rank_methods(
 }
 
 /// Ranges of every method side by side, for reports: tensor → method → amax (largest channel).
-pub fn amax_table(models: &[(String, QuantizedModel)]) -> BTreeMap<String, BTreeMap<String, f32>> {
+pub fn amax_table(models: &[(Method, QuantizedModel)]) -> BTreeMap<String, BTreeMap<String, f32>> {
     let mut table: BTreeMap<String, BTreeMap<String, f32>> = BTreeMap::new();
-    for (name, q) in models {
+    for (method, q) in models {
         for t in q.activations() {
             table
                 .entry(t.target.tensor.clone())
                 .or_default()
-                .insert(name.clone(), t.range.max_amax());
+                .insert(method.to_string(), t.range.max_amax());
         }
     }
     table

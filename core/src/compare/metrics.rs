@@ -213,6 +213,7 @@ pub fn argmax_rows(a: &ArrayD<f32>) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use approx::assert_abs_diff_eq;
     use ndarray::ArrayD;
 
     fn arr(shape: &[usize], v: &[f32]) -> ArrayD<f32> {
@@ -228,8 +229,8 @@ mod tests {
         let m = acc.finish();
         // Σref² = 29, Σerr² = 2, ref·q = 9 + 20 + 0 + 4 = 33, Σq² = 9 + 25 + 1 + 4 = 39.
         assert_eq!(m.elements, 4);
-        assert!((m.sqnr_db.expect("finite") - 10.0 * 14.5f64.log10()).abs() < 1e-12);
-        assert!((m.cosine - 33.0 / (29.0f64 * 39.0).sqrt()).abs() < 1e-12);
+        assert_abs_diff_eq!(m.sqnr_db.expect("finite"), 10.0 * 14.5f64.log10(), epsilon = 1e-12);
+        assert_abs_diff_eq!(m.cosine, 33.0 / (29.0f64 * 39.0).sqrt(), epsilon = 1e-12);
         assert_eq!(m.max_abs_error, 1.0);
         assert_eq!(m.mean_abs_error, 0.5);
         assert_eq!(m.top1_agreement, None);
@@ -249,9 +250,13 @@ mod tests {
         let mut acc = MetricAccumulator::new(false);
         acc.add(&arr(&[3, 4], &r), &arr(&[3, 4], &q), None).expect("add");
         let m = acc.finish();
-        assert!((m.sqnr_db.expect("finite") - 10.0 * (signal / noise).log10()).abs() < 1e-9);
+        assert_abs_diff_eq!(
+            m.sqnr_db.expect("finite"),
+            10.0 * (signal / noise).log10(),
+            epsilon = 1e-9
+        );
         // The value numpy 2.x prints for the expression above.
-        assert!((m.sqnr_db.expect("finite") - 27.954778552997773).abs() < 1e-9, "{m:?}");
+        assert_abs_diff_eq!(m.sqnr_db.expect("finite"), 27.954778552997773, epsilon = 1e-9);
     }
 
     #[test]
@@ -263,7 +268,7 @@ mod tests {
         assert!(m.identical);
         assert_eq!(m.sqnr_db, None);
         assert_eq!(m.sqnr_or_inf(), f64::INFINITY);
-        assert!((m.cosine - 1.0).abs() < 1e-15);
+        assert_abs_diff_eq!(m.cosine, 1.0, epsilon = 1e-15);
         assert_eq!(m.top1_agreement, Some(1.0));
         assert_eq!(m.reference_top1_accuracy, Some(1.0));
         assert_eq!(m.top1_drop_points(), Some(0.0));
@@ -283,7 +288,7 @@ mod tests {
         let m = acc.finish();
         assert_eq!(m.cosine, 0.0);
         // Σref² = 1, Σerr² = 2.
-        assert!((m.sqnr_db.expect("finite") - 10.0 * 0.5f64.log10()).abs() < 1e-12);
+        assert_abs_diff_eq!(m.sqnr_db.expect("finite"), 10.0 * 0.5f64.log10(), epsilon = 1e-12);
     }
 
     #[test]

@@ -30,7 +30,7 @@ mod report;
 
 pub use evaluate::{Evaluation, Labels, OutputMetrics, TensorMetrics};
 pub use layers::{analyze_layers, weight_metrics, LayerAnalysis, LayerResult};
-pub use methods::{amax_table, calibrate_methods, rank_methods, MethodResult, RankBy, ALL_METHODS};
+pub use methods::{amax_table, calibrate_methods, rank_methods, MethodResult, RankBy};
 pub use metrics::{argmax_rows, MetricAccumulator, Metrics};
 pub use mixed::{mixed_precision, AccuracyTarget, MixedOptions, MixedPrecision, MixedStep};
 pub use report::{BackendComparison, CompareReport, PlotRef};
@@ -38,12 +38,13 @@ pub use report::{BackendComparison, CompareReport, PlotRef};
 use crate::backend::{Backend, Lowering};
 use crate::data::CalibrationData;
 use crate::internal::*;
+use calibr8_calibration::Method;
 
 /// Which methods to calibrate and how to choose among them.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CompareOptions {
-    /// Method names to calibrate (from one pass); the best ranked is analysed per layer.
-    pub methods: Vec<String>,
+    /// Methods to calibrate (from one pass); the best ranked is analysed per layer.
+    pub methods: Vec<Method>,
     /// Ranking metric.
     pub rank_by: RankBy,
     /// Mixed-precision search, when a target is given.
@@ -52,11 +53,7 @@ pub struct CompareOptions {
 
 impl Default for CompareOptions {
     fn default() -> Self {
-        CompareOptions {
-            methods: ALL_METHODS.iter().map(|m| m.to_string()).collect(),
-            rank_by: RankBy::Top1,
-            mixed: None,
-        }
+        CompareOptions { methods: Method::all_default(), rank_by: RankBy::Top1, mixed: None }
     }
 }
 
@@ -85,7 +82,7 @@ pub struct Comparison {
     /// Everything measured.
     pub report: CompareReport,
     /// The calibrated model of each method, in `options.methods` order.
-    pub models: Vec<(String, QuantizedModel)>,
+    pub models: Vec<(Method, QuantizedModel)>,
     /// The mixed-precision model, when a target was given.
     pub mixed: Option<QuantizedModel>,
 }
@@ -102,17 +99,16 @@ pub fn compare(job: CompareJob<'_>, progress: &mut dyn FnMut(&str)) -> Result<Co
     let evaluation = Evaluation::new(reference, model, eval, labels)?;
     progress(&format!(
         "calibrating {} from one pass over {}",
-        options.methods.join(", "),
+        options.methods.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", "),
         calib.name()
     ));
     let models = calibrate_methods(reference, model, calib, config, &options.methods, &mut |_| {})?;
     progress("ranking methods");
     let methods = rank_methods(&evaluation, candidate, &models, options.rank_by)?;
-    let chosen_method = methods.first().map(|m| m.method.clone()).unwrap_or_default();
-    let chosen = models
-        .iter()
-        .find(|(name, _)| *name == chosen_method)
-        .map(|(_, q)| q.clone())
+    let (chosen_method, chosen) = methods
+        .first()
+        .and_then(|best| models.iter().find(|(m, _)| *m == best.method))
+        .map(|(m, q)| (m.to_string(), q.clone()))
         .ok_or_else(|| Error::config("methods", "no method was calibrated"))?;
     let analysis = analyze_layers(&evaluation, candidate, &chosen, &mut |node| {
         progress(&format!("per-layer: {node}"))

@@ -6,12 +6,12 @@
 //! `t.dequantized`, with initializers `t.scale` and `t.zero_point`; a weight `w` becomes the int8
 //! initializer `w.quantized`. The TensorRT cache and reports use the same `t`.
 
-use crate::graph::attr_i;
 use crate::internal::*;
+use crate::ops::Opset13;
+use crate::pb;
 use crate::plan::TensorRole;
 use calibr8_calibration::{QuantDtype, QuantParams};
 use std::collections::{HashMap, HashSet};
-use tract_onnx::pb;
 
 const FLOAT: i32 = 1;
 const UINT8: i32 = 2;
@@ -268,28 +268,17 @@ fn upgrade_to_opset13(proto: &mut pb::ModelProto, origin: &str) -> Result<()> {
     };
     let mut new_inits = vec![];
     for n in graph.node.iter_mut() {
-        let moved_attr = match n.op_type.as_str() {
-            "Squeeze" | "Unsqueeze" | "ReduceSum" => Some("axes"),
-            "Split" => Some("split"),
-            "Softmax" | "LogSoftmax" | "Hardmax" => {
-                // Opset 13 changed these from "flatten at axis" to "along axis": identical only
-                // for the last axis.
-                if attr_i(n, "axis") != Some(-1) {
-                    return Err(Error::UnsupportedNode {
-                        path: origin.to_string(),
-                        node: n.name.clone(),
-                        op_type: n.op_type.clone(),
-                        reason: "its semantics change at opset 13 unless axis=-1; re-export the \
-                                 model at opset 13, or pass --per-tensor-weights to keep its opset"
-                            .into(),
-                    });
-                }
-                None
+        let attr_name = match crate::ops::registry().get(&n.op_type).opset13(n) {
+            Opset13::Same => continue,
+            Opset13::AttributeToInput(attr_name) => attr_name,
+            Opset13::Incompatible(reason) => {
+                return Err(Error::UnsupportedNode {
+                    path: origin.to_string(),
+                    node: n.name.clone(),
+                    op_type: n.op_type.clone(),
+                    reason: reason.into(),
+                })
             }
-            _ => None,
-        };
-        let Some(attr_name) = moved_attr else {
-            continue;
         };
         if let Some(pos) = n.attribute.iter().position(|a| a.name == attr_name) {
             let attr = n.attribute.remove(pos);

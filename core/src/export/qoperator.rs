@@ -27,13 +27,14 @@
 
 use super::qdq::{node, quantized_weight, scale_tensor, zero_point_tensor};
 use crate::config::{Precision, Target};
-use crate::graph::{attr_i, tensor_f32};
+use crate::graph::tensor_f32;
 use crate::internal::*;
+use crate::ops::{registry, QLinearOp, WeightShape};
+use crate::pb;
 use crate::plan::TensorRole;
 use crate::quantized::TensorQuant;
 use calibr8_calibration::{quant_params, QuantDtype, QuantParams};
 use std::collections::{HashMap, HashSet};
-use tract_onnx::pb;
 
 const INT32: i32 = 6;
 
@@ -91,14 +92,13 @@ pub fn with_output_ranges(config: &QuantConfig) -> QuantConfig {
     config
 }
 
-/// Op types the lowering handles.
-const LOWERABLE: &[&str] = &["Conv", "Gemm", "MatMul"];
-
 /// What one node needs to be lowered.
 struct Plan<'a> {
     x: &'a TensorQuant,
     w: &'a TensorQuant,
     y: &'a TensorQuant,
+    /// The int8 operator.
+    op: QLinearOp,
     /// Conv bias or Gemm `C`, as a constant name.
     bias: Option<String>,
     /// Gemm with `transB = 1`.
@@ -142,17 +142,19 @@ pub fn qoperator_model(q: &QuantizedModel) -> Result<QOperatorModel> {
     let mut lowered = vec![];
     let mut kept_float = vec![];
     let mut replaced_constants: HashSet<String> = HashSet::new();
+    let ops = registry();
     for n in std::mem::take(&mut graph.node) {
-        if !LOWERABLE.contains(&n.op_type.as_str()) {
+        if ops.get(&n.op_type).qlinear_op().is_none() {
             // A node the config quantizes but ONNX has no QLinear operator for is said, not hidden.
             if q.node_precision.get(&n.name) == Some(&Precision::Int8) {
                 kept_float.push(FloatNode {
                     node: n.name.clone(),
                     op_type: n.op_type.clone(),
                     reason: format!(
-                        "ONNX has no QLinear operator for {} (only Conv and Gemm / MatMul are \
-                         lowered); it runs in float",
-                        n.op_type
+                        "ONNX has no QLinear operator for {} (only {} are lowered); it runs in \
+                         float",
+                        n.op_type,
+                        ops.qlinear_op_types().join(", ")
                     ),
                 });
             }
@@ -226,55 +228,21 @@ fn plan<'a>(q: &'a QuantizedModel, view: &Graph, n: &pb::NodeProto) -> Result<Pl
         }
     };
     let rank = view.constant(w_name).map(|t| t.dims.len()).unwrap_or(0);
-    let constant_bias = |ix: usize| -> Result<Option<String>, String> {
-        match input(ix) {
-            None => Ok(None),
-            Some(b) if view.is_constant(b) => Ok(Some(b.clone())),
-            Some(b) => Err(format!("bias '{b}' is computed at run time, not a constant")),
-        }
+    let weight = WeightShape { name: w_name, rank, axis: w.params.axis };
+    let form = registry().get(&n.op_type).qlinear_form(n, &weight)?;
+    let bias = match form.bias_input.and_then(input) {
+        None => None,
+        Some(b) if view.is_constant(b) => Some(b.clone()),
+        Some(b) => return Err(format!("bias '{b}' is computed at run time, not a constant")),
     };
-    let per_channel_axis_ok = |axis: usize| w.params.axis.is_none_or(|a| a == axis);
-    match n.op_type.as_str() {
-        "Conv" => {
-            if rank < 3 || !per_channel_axis_ok(0) {
-                return Err(format!(
-                    "weight '{w_name}' is not [C_out, C_in, k...] per output channel"
-                ));
-            }
-            Ok(Plan { x, w, y, bias: constant_bias(2)?, trans_b: false })
+    // QLinearMatMul has no bias input: a float Add after it takes a row [N] or [1, N].
+    if let (QLinearOp::MatMul, Some(b)) = (form.op, &bias) {
+        let dims = view.constant(b).map(|t| t.dims.clone()).unwrap_or_default();
+        if dims.len() > 2 || (dims.len() == 2 && dims[0] != 1) {
+            return Err(format!("bias '{b}' of shape {dims:?} is not a row [N] or [1, N]"));
         }
-        "Gemm" => {
-            let float_attr = |a: &str| n.attribute.iter().find(|t| t.name == a).map(|t| t.f);
-            if attr_i(n, "transA").unwrap_or(0) != 0 {
-                return Err("transA = 1 is not lowered".into());
-            }
-            if float_attr("alpha").unwrap_or(1.0) != 1.0 || float_attr("beta").unwrap_or(1.0) != 1.0
-            {
-                return Err("alpha or beta ≠ 1 is not lowered".into());
-            }
-            let trans_b = attr_i(n, "transB").unwrap_or(0) != 0;
-            if rank != 2 || !per_channel_axis_ok(if trans_b { 0 } else { 1 }) {
-                return Err(format!(
-                    "weight '{w_name}' is not a rank-2 constant per output feature"
-                ));
-            }
-            let bias = constant_bias(2)?;
-            if let Some(b) = &bias {
-                let dims = view.constant(b).map(|t| t.dims.clone()).unwrap_or_default();
-                if dims.len() > 2 || (dims.len() == 2 && dims[0] != 1) {
-                    return Err(format!("bias '{b}' of shape {dims:?} is not a row [N] or [1, N]"));
-                }
-            }
-            Ok(Plan { x, w, y, bias, trans_b })
-        }
-        "MatMul" => {
-            if rank != 2 || !per_channel_axis_ok(1) {
-                return Err(format!("weight '{w_name}' is not a rank-2 [K, N] constant"));
-            }
-            Ok(Plan { x, w, y, bias: None, trans_b: false })
-        }
-        other => Err(format!("{other} is not lowered")),
     }
+    Ok(Plan { x, w, y, op: form.op, bias, trans_b: form.transpose_weight })
 }
 
 /// Nodes and initializers of the new graph.
@@ -358,15 +326,20 @@ impl Emitter {
         let dequant = |input: Vec<String>, output: &str, name: String| {
             node(&name, "DequantizeLinear", input, vec![output.to_string()], None)
         };
-        if n.op_type == "Conv" {
+        if p.op == QLinearOp::Conv {
             let (ys, yz) = self.params(&y_name, &p.y.params);
             let mut inputs = vec![xq, xs, xz, wq, ws, wz, ys.clone(), yz.clone()];
             if let Some(b) = &p.bias {
                 inputs.push(self.conv_bias(view, &n.name, b, p, origin)?);
             }
             let yq = format!("{y_name}.quantized");
-            let mut conv =
-                node(&format!("{}.qlinear", n.name), "QLinearConv", inputs, vec![yq.clone()], None);
+            let mut conv = node(
+                &format!("{}.qlinear", n.name),
+                p.op.op_type(),
+                inputs,
+                vec![yq.clone()],
+                None,
+            );
             conv.attribute = n.attribute.clone();
             self.nodes.push(conv);
             self.nodes.push(dequant(
@@ -375,7 +348,7 @@ impl Emitter {
                 format!("{y_name}.dequant"),
             ));
             self.quantized.insert(y_name, yq);
-            return Ok("QLinearConv".into());
+            return Ok(p.op.op_type().into());
         }
         // Gemm / MatMul → QLinearMatMul (+ float bias).
         match &p.bias {
@@ -385,7 +358,7 @@ impl Emitter {
                 let inputs = vec![xq, xs, xz, wq, ws, wz, ys.clone(), yz.clone()];
                 self.nodes.push(node(
                     &format!("{}.qlinear", n.name),
-                    "QLinearMatMul",
+                    p.op.op_type(),
                     inputs,
                     vec![yq.clone()],
                     None,
@@ -407,7 +380,7 @@ impl Emitter {
                 let inputs = vec![xq, xs, xz, wq, ws, wz, ms.clone(), mz.clone()];
                 self.nodes.push(node(
                     &format!("{}.qlinear", n.name),
-                    "QLinearMatMul",
+                    p.op.op_type(),
                     inputs,
                     vec![mq.clone()],
                     None,
@@ -422,7 +395,7 @@ impl Emitter {
                 ));
             }
         }
-        Ok("QLinearMatMul".into())
+        Ok(p.op.op_type().into())
     }
 
     /// Conv bias as int32 at scale `x.scale · w.scale[c]`, zero point 0 (ONNX QLinearConv).

@@ -1,6 +1,6 @@
 //! Reading ONNX node attributes with their spec defaults.
 
-use tract_onnx::pb;
+use calibr8_core::pb;
 
 /// A node's attributes, looked up by name.
 pub(crate) struct Attrs<'a>(pub(crate) &'a pb::NodeProto);

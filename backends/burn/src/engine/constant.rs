@@ -4,8 +4,8 @@
 use super::attrs::Attrs;
 use super::value::{FloatValue, Value};
 use burn::tensor::Device;
+use calibr8_core::pb;
 use ndarray::{ArrayD, IxDyn};
-use tract_onnx::pb;
 
 /// ONNX element types the interpreter reads.
 pub(crate) mod elem {

@@ -12,11 +12,11 @@ mod ops;
 mod value;
 
 use burn::tensor::Device;
+use calibr8_core::pb;
 use calibr8_core::{Error, OnnxModel, Result};
 use calibr8_core::{TensorMap, TensorValue};
 use std::collections::{HashMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use tract_onnx::pb;
 use value::{FloatValue, Value};
 
 /// The opset assumed when a model declares none (the latest calibr8 reads).
@@ -52,7 +52,7 @@ impl Interpreter {
         };
         for n in &g.node {
             let domain_ok = n.domain.is_empty() || n.domain == "ai.onnx";
-            if !domain_ok || !ops::SUPPORTED.contains(&n.op_type.as_str()) {
+            if !domain_ok || !calibr8_core::ops::registry().get(&n.op_type).burn() {
                 return Err(Error::UnsupportedNode {
                     path: origin.clone(),
                     node: n.name.clone(),
@@ -66,7 +66,7 @@ impl Interpreter {
                             format!("domain '{}' op ", n.domain)
                         },
                         n.op_type,
-                        ops::SUPPORTED.join(", ")
+                        calibr8_core::ops::registry().burn_op_types().join(", ")
                     ),
                 });
             }

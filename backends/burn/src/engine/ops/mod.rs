@@ -10,8 +10,8 @@ mod shape;
 
 use super::value::{FloatValue, Value};
 use burn::tensor::Device;
+use calibr8_core::pb;
 use ndarray::ArrayD;
-use tract_onnx::pb;
 
 /// What a kernel knows besides its inputs.
 pub(crate) struct Cx<'a> {
@@ -85,43 +85,8 @@ pub(crate) fn to_int(v: &Value) -> Result<ArrayD<i64>, String> {
     }
 }
 
-/// The op types [`eval`] runs.
-pub(crate) const SUPPORTED: &[&str] = &[
-    "Add",
-    "AveragePool",
-    "BatchNormalization",
-    "Cast",
-    "Clip",
-    "Concat",
-    "Constant",
-    "Conv",
-    "DequantizeLinear",
-    "Div",
-    "Dropout",
-    "Flatten",
-    "Gather",
-    "Gemm",
-    "GlobalAveragePool",
-    "Identity",
-    "MatMul",
-    "MaxPool",
-    "Mul",
-    "Pad",
-    "QuantizeLinear",
-    "Relu",
-    "Reshape",
-    "Shape",
-    "Sigmoid",
-    "Slice",
-    "Softmax",
-    "Squeeze",
-    "Sub",
-    "Tanh",
-    "Transpose",
-    "Unsqueeze",
-];
-
-/// Runs one node.
+/// Runs one node. The op types it runs are the ones calibr8-core's op registry marks
+/// `burn()` (a test holds the two together).
 pub(crate) fn eval(inputs: &Inputs<'_>, cx: &Cx<'_>) -> Result<Vec<Value>, String> {
     let node = inputs.node;
     let one = |v: Value| Ok(vec![v]);
@@ -173,4 +138,37 @@ pub(crate) fn broadcast_shape(a: &[usize], b: &[usize]) -> Result<Vec<usize>, St
             _ => Err(format!("shapes {a:?} and {b:?} do not broadcast")),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use calibr8_core::ops::{registry, ONNX_OPS};
+
+    /// `eval`'s error for an op it has no arm for.
+    fn no_kernel(op_type: &str) -> String {
+        format!("op type {op_type} has no burn kernel")
+    }
+
+    #[test]
+    fn eval_has_a_kernel_for_exactly_the_ops_the_registry_marks_burn() {
+        let device = Device::flex();
+        let elem_type = |_: &str| -> Option<i32> { None };
+        let cx = Cx { device: &device, opset: 13, elem_type: &elem_type };
+        for &op_type in ONNX_OPS {
+            let node = pb::NodeProto { op_type: op_type.into(), ..Default::default() };
+            let inputs = Inputs { node: &node, values: vec![], device: &device };
+            // Without inputs a kernel fails (or panics) on its own terms; only a missing arm
+            // gives the fallback error.
+            let outcome =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| eval(&inputs, &cx).err()));
+            let has_kernel = !matches!(outcome, Ok(Some(e)) if e == no_kernel(op_type));
+            assert_eq!(
+                has_kernel,
+                registry().get(op_type).burn(),
+                "{op_type}: burn's eval and the op registry disagree; mark it in the op's family \
+                 file under core/src/ops"
+            );
+        }
+    }
 }

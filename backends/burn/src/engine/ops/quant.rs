@@ -88,7 +88,7 @@ mod tests {
     use crate::engine::constant::elem;
     use burn::tensor::Device;
     use calibr8_calibration::quantize_value;
-    use tract_onnx::pb;
+    use calibr8_core::pb;
 
     fn node(op: &str, axis: Option<i64>) -> pb::NodeProto {
         pb::NodeProto {
