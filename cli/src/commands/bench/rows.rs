@@ -5,7 +5,7 @@ use calibr8::Precision;
 /// One row of the benchmark: a backend asked for one precision.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Variant {
-    /// Engine shown in the table (`tract`, `tensorrt`, `burn`).
+    /// Engine shown in the table (`tract`, `tensorrt`, `burn`, `ort`).
     pub engine: String,
     /// Precision shown in the table (`fp32`, `fp16`, `int8`, `int8-qdq`).
     pub precision: String,
@@ -66,6 +66,12 @@ pub fn variants(names: &[String]) -> anyhow::Result<Vec<Variant>> {
             "burn" => vec![
                 Variant::new("burn", "fp32", "burn", false),
                 Variant::new("burn", "int8-qdq", "burn", true),
+            ],
+            // ONNX Runtime on the CPU: fp32, and the QDQ export, which ONNX Runtime runs with
+            // int8 kernels where Q/DQ surround an op it can fuse (float elsewhere).
+            "ort" => vec![
+                Variant::new("ort", "fp32", "ort", false),
+                Variant::new("ort", "int8-qdq", "ort", true),
             ],
             other => anyhow::bail!(
                 "--backends: unknown backend '{other}'; use some of {}",
