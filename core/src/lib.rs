@@ -17,6 +17,7 @@
 pub mod backend;
 pub mod compare;
 pub mod config;
+mod contain;
 pub mod data;
 mod error;
 pub mod export;
@@ -27,9 +28,11 @@ pub mod ops;
 pub mod plan;
 pub mod quantize;
 pub mod quantized;
+pub mod validate;
 
 pub use backend::{Backend, Engine, EngineOptions, Lowering};
 pub use config::{ConfigRule, Precision, QuantConfig, Target};
+pub use contain::contain;
 pub use data::{Batch, CalibrationData, InMemory, NpySource};
 pub use error::{Error, Result};
 pub use graph::Graph;

@@ -83,7 +83,9 @@ impl Backend for BurnBackend {
                 &quantized
             }
         };
-        let interpreter = Interpreter::new(model, &options.capture, self.device.clone())?;
+        let interpreter = calibr8_core::contain("burn", "loading the model", || {
+            Interpreter::new(model, &options.capture, self.device.clone())
+        })?;
         Ok(Box::new(BurnEngine { interpreter }))
     }
 }
@@ -98,6 +100,6 @@ impl Engine for BurnEngine {
     }
 
     fn run(&mut self, inputs: Vec<ArrayD<f32>>) -> Result<Vec<ArrayD<f32>>> {
-        self.interpreter.run(inputs)
+        calibr8_core::contain("burn", "running a batch", || self.interpreter.run(inputs))
     }
 }

@@ -55,7 +55,16 @@ impl Backend for TractBackend {
 
 impl TractEngine {
     /// Loads `model` into tract, with `options.capture` tensors as extra outputs, optimized.
+    ///
+    /// Every call into tract runs under [`calibr8_core::contain`]: a panic inside tract becomes
+    /// [`Error::BackendPanic`].
     pub fn new(model: &OnnxModel, options: &EngineOptions) -> Result<TractEngine> {
+        calibr8_core::contain("tract", "loading and optimizing the model", || {
+            Self::new_uncontained(model, options)
+        })
+    }
+
+    fn new_uncontained(model: &OnnxModel, options: &EngineOptions) -> Result<TractEngine> {
         let inputs: Vec<String> = model.inputs().into_iter().map(|i| i.name).collect();
         let mut outputs: Vec<String> = model.outputs().into_iter().map(|o| o.name).collect();
         let mut inference =
@@ -129,24 +138,26 @@ impl Engine for TractEngine {
     }
 
     fn run(&mut self, inputs: Vec<ArrayD<f32>>) -> Result<Vec<ArrayD<f32>>> {
-        let values = inputs
-            .into_iter()
-            .map(|a| tract_onnx::prelude::Tensor::from(a).into_tvalue())
-            .collect();
-        let outputs = self.plan.run(values).map_err(err)?;
-        outputs
-            .into_iter()
-            .map(|v| {
-                let t = v.into_tensor();
-                // cast_to borrows when the tensor is already f32; into_owned would then copy
-                // every captured activation.
-                let t = if t.datum_type() == f32::datum_type() {
-                    t
-                } else {
-                    t.cast_to::<f32>().map_err(err)?.into_owned()
-                };
-                t.into_plain_array::<f32>().map_err(err)
-            })
-            .collect()
+        calibr8_core::contain("tract", "running a batch", || {
+            let values = inputs
+                .into_iter()
+                .map(|a| tract_onnx::prelude::Tensor::from(a).into_tvalue())
+                .collect();
+            let outputs = self.plan.run(values).map_err(err)?;
+            outputs
+                .into_iter()
+                .map(|v| {
+                    let t = v.into_tensor();
+                    // cast_to borrows when the tensor is already f32; into_owned would then copy
+                    // every captured activation.
+                    let t = if t.datum_type() == f32::datum_type() {
+                        t
+                    } else {
+                        t.cast_to::<f32>().map_err(err)?.into_owned()
+                    };
+                    t.into_plain_array::<f32>().map_err(err)
+                })
+                .collect()
+        })
     }
 }
