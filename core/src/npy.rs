@@ -72,14 +72,10 @@ pub fn parse_npy(bytes: &[u8]) -> Result<NpyArray, String> {
         .filter(|s| !s.is_empty())
         .map(|s| s.parse::<usize>().map_err(|_| format!("bad dimension '{s}' in the .npy header")))
         .collect::<Result<_, _>>()?;
-    let count: usize = shape.iter().product();
     let data = &bytes[start + header_len..];
     let need = |width: usize| -> Result<&[u8], String> {
-        data.get(..count * width).ok_or(format!(
-            "truncated: shape {shape:?} needs {} bytes of data, the file has {}",
-            count * width,
-            data.len()
-        ))
+        check_payload(&shape, width, data.len())?;
+        Ok(data)
     };
     let shaped = |v| ArrayD::from_shape_vec(shape.clone(), v).map_err(|e| e.to_string());
     Ok(match descr {
@@ -127,6 +123,39 @@ pub fn parse_npy(bytes: &[u8]) -> Result<NpyArray, String> {
     })
 }
 
+/// Checks that a payload of `data_len` bytes holds exactly the `shape` the header declares, in
+/// elements of `width` bytes: a header claiming 10 samples over 256 samples of data (or the
+/// reverse) is an error, never a silent truncation. Kept apart from the parser so any reader
+/// (this one, npyz) can call it.
+///
+/// ```
+/// use calibr8_core::npy::check_payload;
+/// assert!(check_payload(&[2, 3], 4, 24).is_ok());
+/// assert!(check_payload(&[10, 3], 4, 256 * 12).unwrap_err().contains("10 samples"));
+/// assert!(check_payload(&[usize::MAX, 2], 4, 8).unwrap_err().contains("overflow"));
+/// ```
+pub fn check_payload(shape: &[usize], width: usize, data_len: usize) -> Result<(), String> {
+    let need = shape
+        .iter()
+        .try_fold(width, |acc, &d| acc.checked_mul(d))
+        .ok_or(format!("the header's shape {shape:?} overflows; the file is corrupt"))?;
+    if need == data_len {
+        return Ok(());
+    }
+    let samples = shape.first().map(|n| format!(" ({n} samples)")).unwrap_or_default();
+    let held = match shape.iter().skip(1).try_fold(width, |acc, &d| acc.checked_mul(d)) {
+        Some(row) if row > 0 && data_len % row == 0 && !shape.is_empty() => {
+            format!(", i.e. {} samples of that shape", data_len / row)
+        }
+        _ => String::new(),
+    };
+    let what = if data_len < need { "truncated" } else { "longer than its header says" };
+    Err(format!(
+        "{what}: the header declares shape {shape:?}{samples} = {need} bytes of data, the file \
+         holds {data_len}{held}. Re-save it with numpy.save"
+    ))
+}
+
 /// Encodes a float32 array as `.npy` (version 1) bytes.
 pub fn npy_bytes_f32(array: &ArrayD<f32>) -> Vec<u8> {
     let shape = match array.shape() {
@@ -165,5 +194,28 @@ mod tests {
         let a = ArrayD::from_shape_vec(vec![4], vec![1.0f32; 4]).unwrap();
         let bytes = npy_bytes_f32(&a);
         assert!(parse_npy(&bytes[..bytes.len() - 3]).unwrap_err().contains("truncated"));
+    }
+
+    /// A version-1 `.npy` with a hand-written shape over `payload`.
+    fn with_shape(shape: &str, payload: &[u8]) -> Vec<u8> {
+        let header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}\n");
+        let mut out = b"\x93NUMPY\x01\x00".to_vec();
+        out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+        out.extend_from_slice(header.as_bytes());
+        out.extend_from_slice(payload);
+        out
+    }
+
+    /// See: https://github.com/calibr8/calibr8/issues/10
+    #[test]
+    fn issue_10_header_and_payload_must_agree() {
+        let payload = vec![0u8; 256 * 2 * 4];
+        assert!(parse_npy(&with_shape("(256, 2)", &payload)).is_ok());
+        let e = parse_npy(&with_shape("(10, 2)", &payload)).unwrap_err();
+        assert!(e.contains("longer than its header says") && e.contains("256 samples"), "{e}");
+        let e = parse_npy(&with_shape("(300, 2)", &payload)).unwrap_err();
+        assert!(e.contains("truncated") && e.contains("300 samples"), "{e}");
+        let e = parse_npy(&with_shape("(99999999999999, 99999999999)", &payload)).unwrap_err();
+        assert!(e.contains("overflows"), "{e}");
     }
 }
