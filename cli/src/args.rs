@@ -10,6 +10,18 @@ pub struct Cli {
     /// More log output (-v info, -vv debug).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
+    /// Largest tensor a model may compute from constants or declared dims before running
+    /// (e.g. 4GiB, 512MiB); larger ones are refused before an engine tries to allocate them.
+    #[arg(
+        long,
+        value_name = "SIZE",
+        global = true,
+        value_parser = crate::parse::memory,
+        env = "CALIBR8_MAX_MEMORY",
+        default_value = "4GiB",
+        allow_hyphen_values = true
+    )]
+    pub max_memory: u64,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -78,7 +90,7 @@ pub struct QuantizeArgs {
     pub method: Option<MethodArg>,
 
     /// Percentile for --method percentile, in (0, 100].
-    #[arg(long, value_name = "P", help_heading = "Calibration")]
+    #[arg(long, value_name = "P", help_heading = "Calibration", allow_negative_numbers = true)]
     pub percentile: Option<f64>,
 
     /// Histogram mode for percentile, entropy and mse.
@@ -86,7 +98,13 @@ pub struct QuantizeArgs {
     pub histogram: Option<HistogramArg>,
 
     /// Samples per batch fed to the model [default: the model's fixed batch, else 32].
-    #[arg(long, value_name = "N", help_heading = "Calibration")]
+    #[arg(
+        long,
+        value_name = "N",
+        help_heading = "Calibration",
+        value_parser = crate::parse::batch,
+        allow_negative_numbers = true
+    )]
     pub batch: Option<usize>,
 
     /// Quantization config (JSON or YAML; NNI config_list keys accepted).
@@ -101,7 +119,8 @@ pub struct QuantizeArgs {
     #[arg(long, help_heading = "What to quantize", hide = true)]
     pub no_per_tensor_weights: bool,
 
-    /// Output folder (created if missing; files appear only when all are written).
+    /// Output folder, replaced as a whole: readers see the old set or the new one, never a mix
+    /// (created if missing; other files in it are kept).
     #[arg(long, short, value_name = "DIR", help_heading = "Output")]
     pub out: PathBuf,
 
@@ -111,9 +130,11 @@ pub struct QuantizeArgs {
         value_name = "X.Y.Z",
         default_value = "10.9.0",
         help_heading = "Output",
-        env = "CALIBR8_TRT_VERSION"
+        env = "CALIBR8_TRT_VERSION",
+        value_parser = crate::parse::trt_version,
+        allow_hyphen_values = true
     )]
-    pub trt_version: String,
+    pub trt_version: calibr8::export::TrtVersion,
 
     /// Backend capturing activations.
     #[arg(long, default_value = "tract", help_heading = "Backend", env = "CALIBR8_BACKEND")]

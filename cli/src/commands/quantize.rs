@@ -5,7 +5,7 @@ use crate::summary;
 use anyhow::Context;
 use calibr8::calibration::HistogramMode;
 use calibr8::core::config::GranularityName;
-use calibr8::export::{write_artifacts, ArtifactOptions, TrtVersion};
+use calibr8::export::{write_artifacts, ArtifactOptions};
 use calibr8::{CalibrationData, NpySource, OnnxModel, QuantConfig};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::process::ExitCode;
@@ -39,7 +39,7 @@ pub fn config_from_args(args: &QuantizeArgs) -> anyhow::Result<QuantConfig> {
 
 pub fn run(args: QuantizeArgs) -> anyhow::Result<ExitCode> {
     let config = config_from_args(&args)?;
-    let trt_version: TrtVersion = args.trt_version.parse()?;
+    let trt_version = args.trt_version;
     let model = OnnxModel::load(&args.model)?;
     let batch = crate::batch::batch_size(&model, args.batch)?;
     let data = NpySource::open(&args.calib, batch)?;
