@@ -61,20 +61,27 @@ pub fn interrupt() {
         Ok(g) => g.clone(),
         Err(p) => p.into_inner().clone(),
     };
-    for (_, c) in created {
-        match c {
-            // The writer may be creating one more file: retry a few times.
-            Created::Temp(p) => {
-                for _ in 0..20 {
-                    if std::fs::remove_dir_all(&p).is_ok() || !p.exists() {
-                        break;
-                    }
-                    std::thread::sleep(std::time::Duration::from_millis(5));
+    let entries: Vec<Created> = created.into_iter().map(|(_, c)| c).collect();
+    remove_created(&entries);
+}
+
+/// Removes temporary folders (with their contents), then parent folders this run created,
+/// innermost first (they were registered outermost first), each only if empty.
+fn remove_created(entries: &[Created]) {
+    for c in entries {
+        if let Created::Temp(p) = c {
+            // A writer may be creating one more file: retry a few times.
+            for _ in 0..20 {
+                if std::fs::remove_dir_all(p).is_ok() || !p.exists() {
+                    break;
                 }
+                std::thread::sleep(std::time::Duration::from_millis(5));
             }
-            Created::Parent(p) => {
-                let _ = std::fs::remove_dir(&p);
-            }
+        }
+    }
+    for c in entries.iter().rev() {
+        if let Created::Parent(p) = c {
+            let _ = std::fs::remove_dir(p);
         }
     }
 }
@@ -137,22 +144,15 @@ impl OutputSet {
         let created_parents = create_parents(&parent)?;
         {
             let mut created = lock();
-            created.extend(created_parents.iter().rev().cloned().map(|p| (id, Created::Parent(p))));
+            created.extend(created_parents.iter().cloned().map(|p| (id, Created::Parent(p))));
         }
         let result = self.publish(&out, &parent, &name, id, &mut step);
         let mut created = lock();
         if result.is_err() {
-            // Roll back: what this call created goes, deepest first.
-            for (_, c) in created.iter().rev().filter(|(c, _)| *c == id) {
-                match c {
-                    Created::Temp(p) => {
-                        let _ = std::fs::remove_dir_all(p);
-                    }
-                    Created::Parent(p) => {
-                        let _ = std::fs::remove_dir(p);
-                    }
-                }
-            }
+            // Roll back: what this call created goes.
+            let mine: Vec<Created> =
+                created.iter().filter(|(c, _)| *c == id).map(|(_, c)| c.clone()).collect();
+            remove_created(&mine);
         }
         created.retain(|(c, _)| *c != id);
         result
@@ -264,6 +264,10 @@ fn lock() -> std::sync::MutexGuard<'static, Vec<(u64, Created)>> {
 
 fn absolute(dir: &Path) -> Result<PathBuf> {
     let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+    // A symlinked output folder: replace the folder it points to, keep the link.
+    if dir.is_symlink() {
+        return dir.canonicalize().map_err(|e| Error::io("resolving", dir, e));
+    }
     let abs = std::path::absolute(dir).map_err(|e| Error::io("resolving", dir, e))?;
     // `a/b/..` and `a/.` name the folder itself: normalize so the parent is the real one.
     let mut clean = PathBuf::new();
