@@ -85,10 +85,10 @@ pub fn backend_for_name(name: &str) -> Result<Box<dyn Backend>> {
             })
         }
         other => {
-            return Err(Error::config(
-                "backend",
-                format!("unknown backend '{other}'; use one of {}", BACKEND_NAMES.join(", ")),
-            ))
+            return Err(Error::UnknownBackend {
+                name: other.into(),
+                known: BACKEND_NAMES.join(", "),
+            })
         }
     };
     backend.check()?;

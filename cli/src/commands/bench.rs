@@ -46,15 +46,36 @@ pub struct BenchArgs {
     pub backends: Vec<String>,
 
     /// Batch sizes, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "1,32", help_heading = "Timing")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "1,32",
+        help_heading = "Timing",
+        value_parser = crate::parse::batch,
+        allow_negative_numbers = true
+    )]
     pub batch: Vec<usize>,
 
     /// Untimed runs before measuring each engine and batch.
-    #[arg(long, value_name = "N", default_value_t = 5, help_heading = "Timing")]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 5,
+        help_heading = "Timing",
+        value_parser = crate::parse::count,
+        allow_negative_numbers = true
+    )]
     pub warmup: usize,
 
     /// Timed runs per engine and batch (median, min and max are reported).
-    #[arg(long, value_name = "N", default_value_t = 30, help_heading = "Timing")]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 30,
+        help_heading = "Timing",
+        value_parser = crate::parse::positive,
+        allow_negative_numbers = true
+    )]
     pub runs: usize,
 
     /// Seed of the random inputs (uniform in [-1, 1), the model's input shape).

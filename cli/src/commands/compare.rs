@@ -74,7 +74,13 @@ pub struct CompareArgs {
     pub labels: Option<PathBuf>,
 
     /// Samples per batch [default: the model's fixed batch, else 32].
-    #[arg(long, value_name = "N", help_heading = "Data")]
+    #[arg(
+        long,
+        value_name = "N",
+        help_heading = "Data",
+        value_parser = crate::parse::batch,
+        allow_negative_numbers = true
+    )]
     pub batch: Option<usize>,
 
     /// Methods to calibrate and rank.
@@ -86,7 +92,7 @@ pub struct CompareArgs {
     pub rank_by: RankByArg,
 
     /// Percentile for the percentile method, in (0, 100].
-    #[arg(long, value_name = "P", help_heading = "Methods")]
+    #[arg(long, value_name = "P", help_heading = "Methods", allow_negative_numbers = true)]
     pub percentile: Option<f64>,
 
     /// Quantization config (JSON or YAML; NNI config_list keys accepted).
@@ -99,7 +105,7 @@ pub struct CompareArgs {
     /// Mixed precision: keep layers in float until the top-1 drop is at most POINTS
     /// percentage points (against labels, else the share of changed top-1 predictions).
     #[arg(long, value_name = "POINTS", help_heading = "Mixed precision",
-          conflicts_with_all = ["target_cosine", "target_sqnr"])]
+          conflicts_with_all = ["target_cosine", "target_sqnr"], allow_negative_numbers = true)]
     pub target_top1_drop: Option<f64>,
 
     /// Mixed precision: keep layers in float until the output's cosine similarity is ≥ MIN.
@@ -107,12 +113,18 @@ pub struct CompareArgs {
         long,
         value_name = "MIN",
         help_heading = "Mixed precision",
-        conflicts_with = "target_sqnr"
+        conflicts_with = "target_sqnr",
+        allow_negative_numbers = true
     )]
     pub target_cosine: Option<f64>,
 
     /// Mixed precision: keep layers in float until the output's SQNR is ≥ DB.
-    #[arg(long, value_name = "DB", help_heading = "Mixed precision")]
+    #[arg(
+        long,
+        value_name = "DB",
+        help_heading = "Mixed precision",
+        allow_negative_numbers = true
+    )]
     pub target_sqnr: Option<f64>,
 
     /// Precision of the layers kept out of int8.
@@ -120,7 +132,13 @@ pub struct CompareArgs {
     pub float_precision: FloatPrecisionArg,
 
     /// Stop after this many layers in float [default: all of them].
-    #[arg(long, value_name = "N", help_heading = "Mixed precision")]
+    #[arg(
+        long,
+        value_name = "N",
+        help_heading = "Mixed precision",
+        value_parser = crate::parse::count,
+        allow_negative_numbers = true
+    )]
     pub max_float_layers: Option<usize>,
 
     /// Output folder: report.md, report.json, plots, and model.qdq.onnx with a target.

@@ -6,7 +6,7 @@ use crate::summary;
 use anyhow::Context;
 use calibr8::calibration::HistogramMode;
 use calibr8::core::config::GranularityName;
-use calibr8::export::{write_artifacts, ArtifactOptions, TrtVersion};
+use calibr8::export::{write_artifacts, ArtifactOptions};
 use calibr8::{CalibrationData, NpySource, OnnxModel, QuantConfig};
 use std::process::ExitCode;
 
@@ -49,7 +49,7 @@ pub fn config_from_args(args: &QuantizeArgs) -> anyhow::Result<QuantConfig> {
 
 pub fn run(args: QuantizeArgs, out: Output) -> anyhow::Result<ExitCode> {
     let config = config_from_args(&args)?;
-    let trt_version: TrtVersion = args.trt_version.parse()?;
+    let trt_version = args.trt_version;
     let model = OnnxModel::load(&args.model)?;
     args.rules.check_nodes(&model)?;
     // --input-shape may fix the batch of a dynamic model.

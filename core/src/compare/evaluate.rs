@@ -141,6 +141,24 @@ impl<'a> Evaluation<'a> {
                 ));
             }
         }
+        // Labels outside the classes would score 0% top-1 and look like a model problem.
+        let first = reference_outputs.first().and_then(|o| o.first()).filter(|a| a.ndim() >= 2);
+        if let (Some(labels), Some(first)) = (&labels, first) {
+            let classes = first.shape().last().copied().unwrap_or(1);
+            let outside =
+                labels.values.iter().enumerate().find(|(_, &v)| v < 0 || v as usize >= classes);
+            if let Some((ix, bad)) = outside {
+                return Err(Error::data(
+                    labels.source.clone(),
+                    format!(
+                        "label {bad} (sample {ix}) is outside [0, {classes}): output '{}' of {} has \
+                         {classes} classes. Check that the labels belong to this model and data",
+                        output_names.first().map(String::as_str).unwrap_or(""),
+                        model.origin
+                    ),
+                ));
+            }
+        }
         Ok(Evaluation {
             reference,
             lowering,
