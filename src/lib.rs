@@ -24,6 +24,9 @@
 //! - `burn`: the burn integration (`calibr8-burn`, as [`burn`](mod@burn) here):
 //!   `calibr8::burn::quantize(&model, Model::forward, example, batches, &config)` for any burn
 //!   module, fake-quant back into the module, and the burn backend.
+//! - `ort`: ONNX Runtime (`calibr8-ort`, as [`ort`](mod@ort) here) on its CPU, CUDA and TensorRT
+//!   execution providers; libonnxruntime is loaded at run time (`pip install onnxruntime`, or
+//!   `CALIBR8_ORT_LIB`), so this builds anywhere.
 //!
 //! ## Crates
 //! - [`calibration`] (`calibr8-calibration`): observers and scale math, no graph.
@@ -31,6 +34,7 @@
 //! - `tract` (`calibr8-tract`): the CPU backend.
 //! - `tensorrt` (`calibr8-tensorrt`): the TensorRT 10 backend.
 //! - `burn` (`calibr8-burn`): burn modules in, burn as a backend.
+//! - `ort` (`calibr8-ort`): the ONNX Runtime backend.
 #![warn(missing_docs)]
 #![warn(clippy::unwrap_used)]
 
@@ -40,17 +44,19 @@ pub use calibr8_calibration as calibration;
 pub use calibr8_core as core;
 pub use calibr8_core::compare;
 pub use calibr8_core::{
-    export, quantize_with, quantize_with_progress, Backend, CalibrationData, ConfigRule, Engine,
-    ElemType, EngineOptions, Error, InMemory, Lowering, NpySource, OnnxModel, Precision, Progress,
+    export, quantize_with, quantize_with_progress, Backend, CalibrationData, ConfigRule, ElemType,
+    Engine, EngineOptions, Error, InMemory, Lowering, NpySource, OnnxModel, Precision, Progress,
     QuantConfig, QuantPlan, QuantizedModel, Result, TensorMap, TensorQuant, TensorValue,
 };
+#[cfg(feature = "ort")]
+pub use calibr8_ort as ort;
 #[cfg(feature = "tensorrt")]
 pub use calibr8_tensorrt as tensorrt;
 #[cfg(feature = "tract")]
 pub use calibr8_tract as tract;
 
 /// The names [`backend_for_name`] knows, whether or not this build includes them.
-pub const BACKEND_NAMES: &[&str] = &["tract", "tract-int8", "tensorrt", "burn"];
+pub const BACKEND_NAMES: &[&str] = &["tract", "tract-int8", "tensorrt", "burn", "ort"];
 
 /// The backend called `name`, checked ([`Backend::check`]) so a missing library is an error
 /// here, never a silent fallback.
@@ -65,6 +71,9 @@ pub fn backend_for_name(name: &str) -> Result<Box<dyn Backend>> {
         "tensorrt" => Box::new(calibr8_tensorrt::TensorRtBackend::default()),
         #[cfg(feature = "burn")]
         "burn" => Box::new(calibr8_burn::BurnBackend::default()),
+        // ONNX Runtime on the CPU, default threads (`calibr8::ort::OrtBackend` for the others).
+        #[cfg(feature = "ort")]
+        "ort" => Box::new(calibr8_ort::OrtBackend::default()),
         known if BACKEND_NAMES.contains(&known) => {
             return Err(Error::Unsupported {
                 backend: known.into(),
@@ -76,10 +85,10 @@ pub fn backend_for_name(name: &str) -> Result<Box<dyn Backend>> {
             })
         }
         other => {
-            return Err(Error::config(
-                "backend",
-                format!("unknown backend '{other}'; use one of {}", BACKEND_NAMES.join(", ")),
-            ))
+            return Err(Error::UnknownBackend {
+                name: other.into(),
+                known: BACKEND_NAMES.join(", "),
+            })
         }
     };
     backend.check()?;

@@ -35,7 +35,9 @@ pub enum HistogramMode {
     Streaming,
     /// Two passes: the first finds max|x| (which shards can agree on with
     /// [`crate::TensorObserver::set_global_max`]), the second fills a fixed grid of `num_bins` bins over
-    /// `[0, max]`. Order-independent, and partial histograms merge exactly.
+    /// `[0, max]`. Order-independent, and partial histograms merge exactly. Written
+    /// `two_pass` (configs and CLI alike); `two-pass` is accepted too.
+    #[serde(alias = "two-pass")]
     TwoPass,
 }
 

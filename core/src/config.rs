@@ -1,8 +1,11 @@
 //! `QuantConfig`: which nodes and tensors to quantize, how, and with which observer. Serde (JSON
 //! and YAML), and it accepts NNI's `config_list` keys so NNI users can bring their configs.
 
+mod limits;
+
 use crate::internal::*;
 use calibr8_calibration::{HistogramMode, Method, QuantDtype, Scheme, MIN_NUM_BINS};
+pub use limits::{MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -19,7 +22,7 @@ pub use builder::QuantConfigBuilder;
 /// ```
 /// use calibr8_calibration::{HistogramMode, Method};
 /// use calibr8_core::QuantConfig;
-/// let config: QuantConfig = serde_yaml::from_str(r#"
+/// let config: QuantConfig = yaml_serde::from_str(r#"
 /// method: percentile:99.9
 /// histogram: two_pass
 /// config_list:
@@ -208,16 +211,26 @@ impl QuantConfig {
     /// Reads a config from a `.json`, `.yaml` or `.yml` file.
     pub fn load(path: impl AsRef<Path>) -> Result<QuantConfig> {
         let path = path.as_ref();
+        let name = path.display().to_string();
+        let len = std::fs::metadata(path).map_err(|e| Error::io("reading", path, e))?.len();
+        limits::check_size(len).map_err(|reason| Error::config(&name, reason))?;
         let text = std::fs::read_to_string(path).map_err(|e| Error::io("reading", path, e))?;
         let is_json = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
+        QuantConfig::from_text(&text, is_json, &name)
+    }
+
+    /// Parses and validates config text (JSON, else YAML); `name` names it in errors. The size
+    /// and nesting limits are checked before any parser runs.
+    pub fn from_text(text: &str, is_json: bool, name: &str) -> Result<QuantConfig> {
+        let invalid = |reason: String| Error::config(name, reason);
+        limits::check_size(text.len() as u64).map_err(invalid)?;
+        limits::check_depth(text).map_err(invalid)?;
         let config: QuantConfig = if is_json {
-            serde_json::from_str(&text).map_err(|e| {
-                Error::config(path.display().to_string(), format!("{e}. Fix the JSON and retry"))
-            })?
+            serde_json::from_str(text)
+                .map_err(|e| invalid(format!("{e}. Fix the JSON and retry")))?
         } else {
-            serde_yaml::from_str(&text).map_err(|e| {
-                Error::config(path.display().to_string(), format!("{e}. Fix the YAML and retry"))
-            })?
+            yaml_serde::from_str(text)
+                .map_err(|e| invalid(format!("{e}. Fix the YAML and retry")))?
         };
         config.validate()?;
         Ok(config)

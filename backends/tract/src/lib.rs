@@ -70,7 +70,16 @@ impl Backend for TractBackend {
 impl TractEngine {
     /// Loads `model` into tract, with `options.capture` tensors as extra outputs, optimized
     /// (for models with dynamic input dims: at the first batch, for its shapes).
+    ///
+    /// Every call into tract runs under [`calibr8_core::contain`]: a panic inside tract becomes
+    /// [`Error::BackendPanic`].
     pub fn new(model: &OnnxModel, options: &EngineOptions) -> Result<TractEngine> {
+        calibr8_core::contain("tract", "loading and optimizing the model", || {
+            Self::new_uncontained(model, options)
+        })
+    }
+
+    fn new_uncontained(model: &OnnxModel, options: &EngineOptions) -> Result<TractEngine> {
         let inputs: Vec<String> = model.inputs().into_iter().map(|i| i.name).collect();
         let mut outputs: Vec<String> = model.outputs().into_iter().map(|o| o.name).collect();
         let invalid = |e: &dyn std::fmt::Display| Error::InvalidModel {
@@ -145,7 +154,10 @@ impl TractEngine {
                 .set_input_fact(ix, InferenceFact::dt_shape(*dt, shape.clone()))
                 .map_err(err)?;
         }
-        let plan = model.into_optimized().and_then(|t| t.into_runnable()).map_err(|e| {
+        let optimized = calibr8_core::contain("tract", "optimizing for the data's shapes", || {
+            Ok(model.into_optimized().and_then(|t| t.into_runnable()))
+        })?;
+        let plan = optimized.map_err(|e| {
             let shapes: Vec<String> = shared
                 .inputs
                 .iter()
@@ -240,7 +252,8 @@ impl Engine for TractEngine {
         let key: ShapeKey = tensors.iter().map(|t| (t.datum_type(), t.shape().to_vec())).collect();
         let plan = self.plan_for(key)?;
         let values = tensors.into_iter().map(|t| t.into_tvalue()).collect();
-        let outputs = plan.run(values).map_err(err)?;
+        let outputs =
+            calibr8_core::contain("tract", "running a batch", || plan.run(values).map_err(err))?;
         self.shared
             .outputs
             .iter()
@@ -285,6 +298,8 @@ pub(crate) fn from_tract(t: tract_onnx::prelude::Tensor) -> Result<TensorValue> 
     } else if dt == bool::datum_type() {
         TensorValue::Bool(t.into_plain_array::<bool>().map_err(err)?)
     } else {
-        TensorValue::F32(t.cast_to::<f32>().map_err(err)?.into_owned().into_plain_array::<f32>().map_err(err)?)
+        TensorValue::F32(
+            t.cast_to::<f32>().map_err(err)?.into_owned().into_plain_array::<f32>().map_err(err)?,
+        )
     })
 }

@@ -5,7 +5,7 @@ use calibr8::Precision;
 /// One row of the benchmark: a backend asked for one precision.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Variant {
-    /// Engine shown in the table (`tract`, `tensorrt`, `burn`).
+    /// Engine shown in the table (`tract`, `tensorrt`, `burn`, `ort`).
     pub engine: String,
     /// Precision shown in the table (`fp32`, `fp16`, `int8`, `int8-qdq`).
     pub precision: String,
@@ -67,6 +67,12 @@ pub fn variants(names: &[String]) -> anyhow::Result<Vec<Variant>> {
                 Variant::new("burn", "fp32", "burn", false),
                 Variant::new("burn", "int8-qdq", "burn", true),
             ],
+            // ONNX Runtime on the CPU: fp32, and the QDQ export, which ONNX Runtime runs with
+            // int8 kernels where Q/DQ surround an op it can fuse (float elsewhere).
+            "ort" => vec![
+                Variant::new("ort", "fp32", "ort", false),
+                Variant::new("ort", "int8-qdq", "ort", true),
+            ],
             other => anyhow::bail!(
                 "--backends: unknown backend '{other}'; use some of {}",
                 calibr8::BACKEND_NAMES.join(", ")
@@ -79,6 +85,18 @@ pub fn variants(names: &[String]) -> anyhow::Result<Vec<Variant>> {
         }
     }
     Ok(out)
+}
+
+/// Says in the label of the `tract int8` row (backend `tract-int8`) when the QOperator lowering
+/// left nodes in float: `int8, 0 of 21 nodes int8`. Such a row is not an int8 number, and the
+/// table, bench.json and both plots must not present it as one.
+pub fn label_lowering(variants: &mut [Variant], lowered: usize, total: usize) {
+    if lowered == total {
+        return;
+    }
+    for v in variants.iter_mut().filter(|v| v.backend == "tract-int8") {
+        v.precision = format!("int8, {lowered} of {total} nodes int8");
+    }
 }
 
 /// `variants` grouped by engine, in first-seen order.
@@ -104,5 +122,16 @@ mod tests {
         assert_eq!(labels, ["tract fp32", "tract int8", "tract int8-qdq"]);
         assert_eq!(rows[1].backend, "tract-int8");
         assert!(variants(&["onnxruntime".into()]).unwrap_err().to_string().contains("onnxruntime"));
+    }
+
+    // See: issue 14 — a `tract int8` row whose 21 nodes all stayed float was labelled `int8`.
+    #[test]
+    fn issue_14_rows_whose_nodes_stayed_float_say_so() {
+        let mut rows = variants(&["tract".into()]).unwrap();
+        label_lowering(&mut rows, 4, 4);
+        assert_eq!(rows[1].label(), "tract int8");
+        label_lowering(&mut rows, 0, 21);
+        let labels: Vec<String> = rows.iter().map(Variant::label).collect();
+        assert_eq!(labels, ["tract fp32", "tract int8, 0 of 21 nodes int8", "tract int8-qdq"]);
     }
 }

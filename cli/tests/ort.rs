@@ -1,0 +1,120 @@
+//! `--backend ort` end to end: calibration through ONNX Runtime gives tract's ranges, compare
+//! runs the int8 model on ONNX Runtime against tract's fp32, and bench has ONNX Runtime rows.
+//! These need the real ONNX Runtime (CI installs it): where it is missing they fail, saying so.
+//! See: https://github.com/calibr8/calibr8/issues/13
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
+}
+
+fn calibr8(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_calibr8")).args(args).output().expect("runs calibr8")
+}
+
+const MODEL: &str = "examples/digits/digits_cnn.onnx";
+const CALIB: &str = "examples/digits/calib.npy";
+const EVAL: &str = "examples/digits/eval.npy";
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn quantize(backend: &str, out: &Path) -> serde_json::Value {
+    let (model, calib) = (repo(MODEL), repo(CALIB));
+    let o = calibr8(&[
+        "quantize",
+        model.to_str().unwrap(),
+        "--calib",
+        calib.to_str().unwrap(),
+        "--method",
+        "minmax",
+        "--backend",
+        backend,
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "calibr8 quantize --backend {backend} failed (ONNX Runtime is needed: pip install \
+         onnxruntime):\n{}",
+        stderr(&o)
+    );
+    serde_json::from_slice(&std::fs::read(out.join("ranges.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn issue_13_quantize_through_ort_gives_tracts_ranges() {
+    let dir = tempfile::tempdir().unwrap();
+    let tract = quantize("tract", &dir.path().join("tract"));
+    let ort = quantize("ort", &dir.path().join("ort"));
+    let (tract, ort) = (tract.as_object().unwrap(), ort.as_object().unwrap());
+    assert_eq!(tract.keys().collect::<Vec<_>>(), ort.keys().collect::<Vec<_>>());
+    for (name, t) in tract {
+        for field in ["min", "max", "amax", "scale"] {
+            let a: Vec<f64> = serde_json::from_value(t[field].clone()).unwrap();
+            let b: Vec<f64> = serde_json::from_value(ort[name][field].clone()).unwrap();
+            assert_eq!(a.len(), b.len());
+            for (x, y) in a.iter().zip(&b) {
+                assert!((x - y).abs() <= 1e-5 * x.abs().max(1e-6), "{name} {field}: {x} vs {y}");
+            }
+        }
+    }
+    // The QDQ model and the TensorRT cache are the same files whichever engine captured.
+    let cache = |b: &str| std::fs::read_to_string(dir.path().join(b).join("calibration.cache"));
+    assert_eq!(cache("tract").unwrap(), cache("ort").unwrap());
+}
+
+#[test]
+fn issue_13_compare_runs_the_int8_model_on_ort() {
+    let (model, calib, eval) = (repo(MODEL), repo(CALIB), repo(EVAL));
+    let o = calibr8(&[
+        "compare",
+        model.to_str().unwrap(),
+        "--calib",
+        calib.to_str().unwrap(),
+        "--eval",
+        eval.to_str().unwrap(),
+        "--method",
+        "minmax",
+        "--backend",
+        "ort",
+        "--quiet",
+    ]);
+    let err = stderr(&o);
+    // 0 or 1 (accuracy target met or not); 2 would be an error.
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{err}");
+    // tract runs the reference, ONNX Runtime the int8 model: both named in the report.
+    assert!(err.contains("(reference tract, candidate ort)"), "{err}");
+}
+
+#[test]
+fn issue_13_bench_has_onnx_runtime_rows() {
+    let (model, calib) = (repo(MODEL), repo(CALIB));
+    let o = calibr8(&[
+        "bench",
+        model.to_str().unwrap(),
+        "--calib",
+        calib.to_str().unwrap(),
+        "--method",
+        "minmax",
+        "--backends",
+        "ort",
+        "--batch",
+        "4",
+        "--warmup",
+        "1",
+        "--runs",
+        "3",
+    ]);
+    let (out, err) = (String::from_utf8_lossy(&o.stdout), stderr(&o));
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    for row in ["ort        fp32", "ort        int8-qdq"] {
+        let line = out.lines().find(|l| l.starts_with(row)).unwrap_or_else(|| panic!("{row}:\n{out}"));
+        assert!(line.ends_with(" ok"), "{line}\n{err}");
+    }
+}
