@@ -37,10 +37,7 @@ fn quantize(model: &OnnxModel, calib: &str, batch: usize, config: &QuantConfig) 
 
 /// Runs `model` with ONNX Runtime on `input` (tests/ort_check.py) and returns the first output.
 fn onnx_runtime(model: &Path, input: &Path, dir: &Path) -> ArrayD<f32> {
-    let output = dir.join(format!(
-        "{}.out.npy",
-        model.file_name().unwrap().to_string_lossy()
-    ));
+    let output = dir.join(format!("{}.out.npy", model.file_name().unwrap().to_string_lossy()));
     let status = Command::new("python3")
         .args([Path::new("tests/ort_check.py"), model, input, &output])
         .status()
@@ -67,7 +64,11 @@ fn issue_11_dynamic_input_dims_quantize_and_export_keeps_them() {
         let model = OnnxModel::load(fixture(model_file)).unwrap();
         assert!(!shapes::inputs_are_concrete(&model), "{model_file} should be dynamic");
         let q = quantize(&model, &fixture(calib_file), batch, &QuantConfig::default());
-        assert!(q.activations().count() >= 2, "{model_file}: {} activations", q.activations().count());
+        assert!(
+            q.activations().count() >= 2,
+            "{model_file}: {} activations",
+            q.activations().count()
+        );
         let dir = tempfile::tempdir().unwrap();
         write_artifacts(&q, dir.path(), &ArtifactOptions::default()).unwrap();
         let qdq = OnnxModel::load(dir.path().join(names::QDQ_MODEL)).unwrap();
@@ -82,7 +83,8 @@ fn issue_11_dynamic_input_dims_quantize_and_export_keeps_them() {
         assert!(c > 0.99, "{model_file}: cosine {c}");
 
         // tract runs the exported model for every batch shape, with the same answer as ORT.
-        let mut engine = TractBackend.prepare(Lowering::Quantized(&q), &EngineOptions::default()).unwrap();
+        let mut engine =
+            TractBackend.prepare(Lowering::Quantized(&q), &EngineOptions::default()).unwrap();
         let x = calibr8::core::npy::read_npy_f32(&calib).unwrap();
         let tract = engine.run_f32(vec![x.clone()]).unwrap().remove(0);
         let c = cosine(&tract, &int8);
@@ -122,7 +124,10 @@ fn issue_11_preprocessing_keeps_float_models_equal_in_onnx_runtime() {
     let cases = [
         ("tests/data/issue11/unknown_dims.onnx", "tests/data/issue11/unknown_dims_calib.npy"),
         ("tests/data/issue11/symbolic_hw.onnx", "tests/data/issue11/symbolic_hw_calib.npy"),
-        ("tests/data/issue11/stale_value_info.onnx", "tests/data/issue11/stale_value_info_calib.npy"),
+        (
+            "tests/data/issue11/stale_value_info.onnx",
+            "tests/data/issue11/stale_value_info_calib.npy",
+        ),
         ("tests/data/resnet_tiny.onnx", "tests/data/resnet_tiny_calib.npy"),
         ("tests/data/digits_cnn_opset11.onnx", "examples/digits/calib.npy"),
     ];
@@ -134,11 +139,17 @@ fn issue_11_preprocessing_keeps_float_models_equal_in_onnx_runtime() {
         let out = dir.path().join(Path::new(model_path).file_name().unwrap());
         std::fs::write(&out, folded.to_bytes()).unwrap();
         let status = Command::new("python3")
-            .args([Path::new("tests/preprocess_ort.py"), Path::new(model_path), &out, Path::new(input)])
+            .args([
+                Path::new("tests/preprocess_ort.py"),
+                Path::new(model_path),
+                &out,
+                Path::new(input),
+            ])
             .status()
             .expect("python3 with onnx and onnxruntime is needed");
         assert!(status.success(), "{model_path}: pre-processed model differs (see stdout)");
-        let bn_left = folded.graph().node.iter().filter(|n| n.op_type == "BatchNormalization").count();
+        let bn_left =
+            folded.graph().node.iter().filter(|n| n.op_type == "BatchNormalization").count();
         assert_eq!(bn_left, 0, "{model_path}: {bn_left} BatchNormalization left");
     }
 }
@@ -152,9 +163,15 @@ fn issue_11_preprocessing_counts_on_the_fixtures() {
     assert_eq!(r.batchnorms_folded, 1, "grouped ConvTranspose + BN: {r:?}");
     let (m, r) = preprocess(&load("stale_value_info.onnx"), &PreprocessOptions::default()).unwrap();
     // Conv+BN and Gemm+BN (2-D); three Identity nodes, one of them before a graph output.
-    assert_eq!((r.batchnorms_folded, r.identities_removed, r.softmax_rewritten), (2, 3, 1), "{r:?}");
+    assert_eq!(
+        (r.batchnorms_folded, r.identities_removed, r.softmax_rewritten),
+        (2, 3, 1),
+        "{r:?}"
+    );
     assert!(m.graph().node.iter().all(|n| n.op_type != "Identity"));
-    let (m, r) = preprocess(&load("stale_value_info.onnx"), &PreprocessOptions { fold_batchnorm: false }).unwrap();
+    let (m, r) =
+        preprocess(&load("stale_value_info.onnx"), &PreprocessOptions { fold_batchnorm: false })
+            .unwrap();
     assert_eq!(r.batchnorms_folded, 0);
     assert_eq!(m.graph().node.iter().filter(|n| n.op_type == "BatchNormalization").count(), 2);
 }
@@ -204,7 +221,12 @@ fn issue_11_subgraph_nodes_are_listed_as_left_in_float() {
     assert_eq!(names, ["a_conv", "b_conv"]);
     assert!(nodes.iter().all(|n| n.parent == "choose" && n.parent_op == "If"));
     let line = describe_float_subgraphs(&nodes, 8).unwrap();
-    assert!(line.contains("If 'choose'") && line.contains("a_conv (Conv)") && line.contains("stay float"), "{line}");
+    assert!(
+        line.contains("If 'choose'")
+            && line.contains("a_conv (Conv)")
+            && line.contains("stay float"),
+        "{line}"
+    );
     // The main graph's Conv is still calibrated.
     let q = quantize(&model, &fixture("if_branches_calib.npy"), 4, &QuantConfig::default());
     assert!(q.tensors.contains_key("x") && q.tensors.contains_key("conv.weight"));

@@ -102,7 +102,7 @@ pub struct QuantizeArgs {
     #[arg(long, value_name = "DATA", help_heading = "Calibration")]
     pub calib: PathBuf,
 
-    /// Observer for activations [default: entropy, or the config file's method].
+    /// Observer for activations [default: auto, or the config file's method].
     #[arg(long, value_enum, help_heading = "Calibration", env = "CALIBR8_METHOD")]
     pub method: Option<MethodArg>,
 
@@ -156,7 +156,12 @@ pub struct QuantizeArgs {
     pub no_fold_batchnorm: bool,
 
     /// Fold BatchNormalization into the preceding Conv / ConvTranspose / Gemm (the default).
-    #[arg(long, help_heading = "What to quantize", hide = true, overrides_with = "no_fold_batchnorm")]
+    #[arg(
+        long,
+        help_heading = "What to quantize",
+        hide = true,
+        overrides_with = "no_fold_batchnorm"
+    )]
     pub fold_batchnorm: bool,
 
     /// Output folder, replaced as a whole: readers see the old set or the new one, never a mix

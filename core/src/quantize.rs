@@ -102,10 +102,8 @@ pub fn calibrate_auto(
     // Capturing under EMA tracks its default decay; `collect_all` keeps min/max and the
     // histogram for the other candidates.
     let decay = calibr8_calibration::DEFAULT_EMA_DECAY;
-    let capture = QuantConfig {
-        method: calibr8_calibration::Method::EmaMinMax { decay },
-        ..config.clone()
-    };
+    let capture =
+        QuantConfig { method: calibr8_calibration::Method::EmaMinMax { decay }, ..config.clone() };
     let observers =
         observe_activations(backend, model, plan, data, &capture, true, jobs, progress)?;
     let (chosen, choices) =

@@ -5,8 +5,8 @@
 
 use crate::internal::*;
 use crate::model::ValueInfo;
-use std::collections::BTreeMap;
 use crate::pb;
+use std::collections::BTreeMap;
 
 /// Parses `NAME=1x3x48x320` (the `--input-shape` syntax) into the name and its dims.
 ///
@@ -136,8 +136,7 @@ pub fn drop_shape_annotations(proto: &mut pb::ModelProto) -> usize {
     };
     let mut dropped = 0;
     for v in graph.value_info.iter_mut().chain(graph.output.iter_mut()) {
-        if let Some(TypeValue::TensorType(t)) = v.r#type.as_mut().and_then(|t| t.value.as_mut())
-        {
+        if let Some(TypeValue::TensorType(t)) = v.r#type.as_mut().and_then(|t| t.value.as_mut()) {
             if t.shape.take().is_some() {
                 dropped += 1;
             }

@@ -19,8 +19,10 @@ use std::process::ExitCode;
 /// Which methods to calibrate and rank.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum MethodsArg {
-    /// Every method, from one pass over the data (shared histograms).
+    /// Every method, from one pass over the data (shared histograms), and auto.
     All,
+    /// Per tensor, the candidate with the least error in its consumers' output.
+    Auto,
     /// max |x|.
     Minmax,
     /// NNI's moving-average min/max.
@@ -187,7 +189,7 @@ pub fn run(args: CompareArgs, out: Output) -> anyhow::Result<ExitCode> {
     args.rules.apply(&mut config)?;
     config.validate()?;
     let mut methods: Vec<Method> = match args.method {
-        MethodsArg::All => Method::all_default(),
+        MethodsArg::All => Method::all_default().into_iter().chain([Method::Auto]).collect(),
         one => {
             let name =
                 one.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default();

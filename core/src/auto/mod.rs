@@ -208,9 +208,9 @@ fn score(
         .values()
         .filter(|t| t.role == TensorRole::Weight)
         .filter_map(|t| {
-            weights.get(&t.tensor).map(|r| {
-                (t.tensor.clone(), TensorQuant::new(t.clone(), r.clone()).params)
-            })
+            weights
+                .get(&t.tensor)
+                .map(|r| (t.tensor.clone(), TensorQuant::new(t.clone(), r.clone()).params))
         })
         .collect();
     // The nodes that score each tensor: its quantized readers, else every reader.
@@ -221,7 +221,8 @@ fn score(
             t.consumers.clone()
         }
     };
-    let mut consumer_names: Vec<String> = scored.iter().flat_map(|s| consumers_of(&s.target)).collect();
+    let mut consumer_names: Vec<String> =
+        scored.iter().flat_map(|s| consumers_of(&s.target)).collect();
     consumer_names.sort();
     consumer_names.dedup();
     let mut capture: Vec<String> = scored.iter().map(|s| s.target.tensor.clone()).collect();
@@ -299,10 +300,10 @@ fn score(
             }
         }
         for (ix, key, tally) in work.into_iter().flatten().chain(self_only) {
-            let entry = scored[ix].tallies.entry(key).or_insert_with(|| Tally {
-                error: vec![0.0; tally.error.len()],
-                energy: 0.0,
-            });
+            let entry = scored[ix]
+                .tallies
+                .entry(key)
+                .or_insert_with(|| Tally { error: vec![0.0; tally.error.len()], energy: 0.0 });
             for (e, add) in entry.error.iter_mut().zip(&tally.error) {
                 *e += add;
             }

@@ -5,10 +5,10 @@
 
 use crate::backend::{Backend, Engine, EngineOptions, Lowering};
 use crate::internal::*;
+use crate::pb;
 use crate::tensor::{TensorMap, TensorValue};
 use calibr8_calibration::QuantParams;
 use std::collections::BTreeMap;
-use crate::pb;
 
 /// The node's two engines and the names of the inputs it reads at run time.
 pub(crate) struct Probe {

@@ -78,9 +78,11 @@ pub fn calibrate_methods(
     }
     let mut decays = methods.iter().filter_map(|m| match m {
         Method::EmaMinMax { decay } => Some(*decay),
-        Method::MinMax | Method::Percentile { .. } | Method::Entropy | Method::Mse | Method::Auto => {
-            None
-        }
+        Method::MinMax
+        | Method::Percentile { .. }
+        | Method::Entropy
+        | Method::Mse
+        | Method::Auto => None,
     });
     let decay = decays.next().unwrap_or(DEFAULT_EMA_DECAY);
     if let Some(other) = decays.find(|d| *d != decay) {
@@ -99,17 +101,16 @@ pub fn calibrate_methods(
     // Capturing under EMA tracks the EMA at the requested decay; `collect_all` keeps min/max
     // and the histogram for the others.
     let capture_config = QuantConfig { method: Method::EmaMinMax { decay }, ..config.clone() };
-    let observers =
-        observe_activations(
-            backend,
-            run_model,
-            &plan,
-            data,
-            &capture_config,
-            true,
-            crate::parallel::default_jobs(),
-            progress,
-        )?;
+    let observers = observe_activations(
+        backend,
+        run_model,
+        &plan,
+        data,
+        &capture_config,
+        true,
+        crate::parallel::default_jobs(),
+        progress,
+    )?;
     let mut out = vec![];
     for method in methods {
         let mut ranges = weights.clone();

@@ -41,7 +41,9 @@ pub fn refuse_quantized(model: &OnnxModel) -> Result<()> {
     let mut found: Vec<(String, String)> = vec![];
     let mut check = |n: &pb::NodeProto| {
         if is_quantized_op(n) {
-            let op = if n.domain.is_empty() { n.op_type.clone() } else {
+            let op = if n.domain.is_empty() {
+                n.op_type.clone()
+            } else {
                 format!("{}:{}", n.domain, n.op_type)
             };
             found.push((n.name.clone(), op));
@@ -96,7 +98,9 @@ mod tests {
         ] {
             assert!(is_quantized_op(&node(d, op)), "{d}:{op}");
         }
-        for (d, op) in [("", "Conv"), ("com.microsoft", "QuickGelu"), ("com.microsoft", "FusedConv")] {
+        for (d, op) in
+            [("", "Conv"), ("com.microsoft", "QuickGelu"), ("com.microsoft", "FusedConv")]
+        {
             assert!(!is_quantized_op(&node(d, op)), "{d}:{op}");
         }
     }

@@ -9,9 +9,9 @@
 use super::edit::{all_names, attr_f, float_attr, fresh_name, producer_index, use_counts};
 use super::values::Value;
 use crate::graph::attr_i;
+use crate::pb;
 use ndarray::{ArrayD, Axis, IxDyn};
 use std::collections::{HashMap, HashSet};
-use crate::pb;
 
 /// Folds every foldable BatchNormalization of `graph`; returns how many.
 pub(crate) fn fold_batchnorms(graph: &mut pb::GraphProto) -> usize {
@@ -73,8 +73,7 @@ fn try_fold(graph: &mut pb::GraphProto, bn_ix: usize, taken: &mut HashSet<String
     }
     let p_ix = producer_index(graph, &x)?;
     let producer = &graph.node[p_ix];
-    if producer.output.len() != 1 || !(producer.domain.is_empty() || producer.domain == "ai.onnx")
-    {
+    if producer.output.len() != 1 || !(producer.domain.is_empty() || producer.domain == "ai.onnx") {
         return None;
     }
     let weight_name = producer.input.get(1)?.clone();
@@ -214,9 +213,8 @@ fn fold_bias(bias: Option<&ArrayD<f32>>, beta: f32, bn: &Bn) -> Option<ArrayD<f3
             }
         }
     };
-    let folded: Vec<f32> = (0..channels)
-        .map(|c| (beta * b[c] - bn.mean[c]) * bn.scale[c] + bn.shift[c])
-        .collect();
+    let folded: Vec<f32> =
+        (0..channels).map(|c| (beta * b[c] - bn.mean[c]) * bn.scale[c] + bn.shift[c]).collect();
     ArrayD::from_shape_vec(IxDyn(&[channels]), folded).ok()
 }
 

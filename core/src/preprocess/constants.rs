@@ -6,9 +6,9 @@
 use super::edit::{attr_ints, remove_dead};
 use super::values::{constant_node_value, Value};
 use crate::graph::attr_i;
+use crate::pb;
 use ndarray::{ArrayD, Axis, IxDyn};
 use std::collections::{HashMap, HashSet};
-use crate::pb;
 
 /// Results larger than this many elements are not folded (they would bloat the file).
 const MAX_FOLDED_ELEMENTS: usize = 1 << 24;
@@ -26,14 +26,14 @@ pub(crate) fn fold_constants(graph: &mut pb::GraphProto, ir_version: i64) -> usi
     let mut kept = Vec::with_capacity(graph.node.len());
     for node in std::mem::take(&mut graph.node) {
         // IR < 4 requires every initializer to be a graph input too; leave such files alone.
-        let result = if node.output.len() != 1 || outputs.contains(&node.output[0]) || ir_version < 4
-        {
-            None
-        } else if node.op_type == "Constant" && node.domain.is_empty() {
-            constant_node_value(&node)
-        } else {
-            fold_node(&node, &constants).map(|v| v.to_proto(&node.output[0]))
-        };
+        let result =
+            if node.output.len() != 1 || outputs.contains(&node.output[0]) || ir_version < 4 {
+                None
+            } else if node.op_type == "Constant" && node.domain.is_empty() {
+                constant_node_value(&node)
+            } else {
+                fold_node(&node, &constants).map(|v| v.to_proto(&node.output[0]))
+            };
         match result {
             Some(tensor) => {
                 constants.insert(tensor.name.clone(), tensor.clone());
@@ -76,7 +76,8 @@ fn fold_node(node: &pb::NodeProto, constants: &HashMap<String, pb::TensorProto>)
         "Cast" => cast(x, attr_i(node, "to")?),
         "Reshape" => {
             let shape = arg(1)?.as_i64()?;
-            let dims = reshape_dims(x.shape(), shape.as_slice()?, attr_i(node, "allowzero") == Some(1))?;
+            let dims =
+                reshape_dims(x.shape(), shape.as_slice()?, attr_i(node, "allowzero") == Some(1))?;
             x.map_layout(
                 |a| a.clone().into_shape_with_order(IxDyn(&dims)).ok(),
                 |a| a.clone().into_shape_with_order(IxDyn(&dims)).ok(),
@@ -218,7 +219,9 @@ fn unsqueeze_dims(input: &[usize], axes: &[i64]) -> Option<Vec<usize>> {
     let rank = (input.len() + axes.len()) as i64;
     let mut axes: Vec<usize> = axes
         .iter()
-        .map(|&a| usize::try_from(if a < 0 { a + rank } else { a }).ok().filter(|&a| a < rank as usize))
+        .map(|&a| {
+            usize::try_from(if a < 0 { a + rank } else { a }).ok().filter(|&a| a < rank as usize)
+        })
         .collect::<Option<_>>()?;
     axes.sort_unstable();
     let mut dims = input.to_vec();
@@ -257,7 +260,8 @@ fn binary(op: &str, a: &Value, b: &Value) -> Option<Value> {
         f: impl Fn(T, T) -> Option<T>,
     ) -> Option<ArrayD<T>> {
         let (a, b) = (a.broadcast(IxDyn(shape))?, b.broadcast(IxDyn(shape))?);
-        let values: Vec<T> = a.iter().zip(b.iter()).map(|(&x, &y)| f(x, y)).collect::<Option<_>>()?;
+        let values: Vec<T> =
+            a.iter().zip(b.iter()).map(|(&x, &y)| f(x, y)).collect::<Option<_>>()?;
         ArrayD::from_shape_vec(IxDyn(shape), values).ok()
     }
     match (a, b) {
@@ -306,7 +310,10 @@ mod tests {
         let a = Value::I64(ArrayD::from_shape_vec(IxDyn(&[2]), vec![-7, 7]).unwrap());
         let two = Value::I64(ArrayD::from_elem(IxDyn(&[]), 2));
         let zero = Value::I64(ArrayD::from_elem(IxDyn(&[]), 0));
-        assert_eq!(binary("Div", &a, &two).unwrap().as_i64().unwrap().as_slice().unwrap(), &[-3, 3]);
+        assert_eq!(
+            binary("Div", &a, &two).unwrap().as_i64().unwrap().as_slice().unwrap(),
+            &[-3, 3]
+        );
         assert_eq!(binary("Div", &a, &zero), None);
     }
 }

@@ -1,8 +1,8 @@
 //! Graph edits the passes share: who uses a tensor (subgraphs included, since `If` / `Loop` /
 //! `Scan` bodies read outer tensors by name), renaming uses, fresh names, dead-node removal.
 
-use std::collections::{HashMap, HashSet};
 use crate::pb;
+use std::collections::{HashMap, HashSet};
 
 /// Calls `f` on every node of `graph`'s subgraphs (attributes `g` / `graphs`), recursively.
 pub(crate) fn for_each_subgraph_node(graph: &pb::GraphProto, f: &mut dyn FnMut(&pb::NodeProto)) {

@@ -3,8 +3,8 @@
 //! graph output is kept, since ONNX needs a node there.
 
 use super::edit::{producer_index, rename_uses};
-use std::collections::HashSet;
 use crate::pb;
+use std::collections::HashSet;
 
 /// Removes the Identity nodes of `graph`; returns how many.
 pub(crate) fn drop_identities(graph: &mut pb::GraphProto) -> usize {
@@ -84,8 +84,11 @@ mod tests {
         // x1 (inner) goes; r1 is an output, so Relu writes r1; y is an output, so Neg writes y;
         // x_out copies a graph input to an output and stays.
         assert_eq!(drop_identities(&mut g), 3);
-        let ops: Vec<(&str, Vec<String>, Vec<String>)> =
-            g.node.iter().map(|n| (n.op_type.as_str(), n.input.clone(), n.output.clone())).collect();
+        let ops: Vec<(&str, Vec<String>, Vec<String>)> = g
+            .node
+            .iter()
+            .map(|n| (n.op_type.as_str(), n.input.clone(), n.output.clone()))
+            .collect();
         assert_eq!(
             ops,
             vec![

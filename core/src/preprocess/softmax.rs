@@ -36,15 +36,14 @@ pub(crate) fn rewrite_legacy_softmax(graph: &mut pb::GraphProto, opset: i64) -> 
         let shape = fresh_name(&mut taken, &format!("{base}.input_shape"));
         let flat = fresh_name(&mut taken, &format!("{base}.flat"));
         let flat_out = fresh_name(&mut taken, &format!("{base}.flat_out"));
-        let make = |op: &str, name: String, inputs: Vec<String>, outputs: Vec<String>| {
-            pb::NodeProto {
+        let make =
+            |op: &str, name: String, inputs: Vec<String>, outputs: Vec<String>| pb::NodeProto {
                 op_type: op.to_string(),
                 name,
                 input: inputs,
                 output: outputs,
                 ..Default::default()
-            }
-        };
+            };
         let shape_node = make("Shape", shape.clone(), vec![x.clone()], vec![shape.clone()]);
         let mut flatten = make("Flatten", flat.clone(), vec![x], vec![flat.clone()]);
         flatten.attribute.push(int_attr("axis", axis));
@@ -53,12 +52,8 @@ pub(crate) fn rewrite_legacy_softmax(graph: &mut pb::GraphProto, opset: i64) -> 
         op.output = vec![flat_out.clone()];
         op.attribute.retain(|a| a.name != "axis");
         op.attribute.push(int_attr("axis", -1));
-        let reshape = make(
-            "Reshape",
-            format!("{base}.reshape"),
-            vec![flat_out, shape],
-            node.output.clone(),
-        );
+        let reshape =
+            make("Reshape", format!("{base}.reshape"), vec![flat_out, shape], node.output.clone());
         nodes.extend([shape_node, flatten, op, reshape]);
         rewritten += 1;
     }

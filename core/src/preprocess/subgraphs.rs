@@ -3,8 +3,8 @@
 
 use super::edit::subgraphs;
 use crate::internal::*;
-use serde::Serialize;
 use crate::pb;
+use serde::Serialize;
 
 /// A node in a subgraph, left in float.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -29,9 +29,8 @@ pub fn subgraph_nodes(model: &OnnxModel) -> Vec<SubgraphNode> {
 
 fn collect(graph: &pb::GraphProto, prefix: &str, out: &mut Vec<SubgraphNode>) {
     for node in &graph.node {
-        let parent = if prefix.is_empty() { node.name.clone() } else {
-            format!("{prefix}/{}", node.name)
-        };
+        let parent =
+            if prefix.is_empty() { node.name.clone() } else { format!("{prefix}/{}", node.name) };
         for sub in subgraphs(node) {
             for inner in &sub.node {
                 out.push(SubgraphNode {

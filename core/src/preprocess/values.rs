@@ -1,8 +1,8 @@
 //! Constant tensors as arrays, for the passes that compute with them (folding, BatchNorm):
 //! float32 and int64 only, the two types weights and shape arithmetic use.
 
-use ndarray::{ArrayD, IxDyn};
 use crate::pb;
+use ndarray::{ArrayD, IxDyn};
 
 const FLOAT: i32 = 1;
 const INT64: i32 = 7;
@@ -47,7 +47,9 @@ impl Value {
                 } else {
                     t.raw_data
                         .chunks_exact(8)
-                        .map(|c| i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+                        .map(|c| {
+                            i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])
+                        })
                         .collect()
                 };
                 (data.len() == len)
@@ -125,11 +127,15 @@ pub(crate) fn constant_node_value(node: &pb::NodeProto) -> Option<pb::TensorProt
     let tensor = match attr.name.as_str() {
         "value" => pb::TensorProto { name, ..attr.t.clone()? },
         "value_float" => Value::F32(ArrayD::from_elem(IxDyn(&[]), attr.f)).to_proto(&name),
-        "value_floats" => Value::F32(ArrayD::from_shape_vec(IxDyn(&[attr.floats.len()]), attr.floats.clone()).ok()?)
-            .to_proto(&name),
+        "value_floats" => Value::F32(
+            ArrayD::from_shape_vec(IxDyn(&[attr.floats.len()]), attr.floats.clone()).ok()?,
+        )
+        .to_proto(&name),
         "value_int" => Value::I64(ArrayD::from_elem(IxDyn(&[]), attr.i)).to_proto(&name),
-        "value_ints" => Value::I64(ArrayD::from_shape_vec(IxDyn(&[attr.ints.len()]), attr.ints.clone()).ok()?)
-            .to_proto(&name),
+        "value_ints" => {
+            Value::I64(ArrayD::from_shape_vec(IxDyn(&[attr.ints.len()]), attr.ints.clone()).ok()?)
+                .to_proto(&name)
+        }
         _ => return None,
     };
     Some(tensor)
@@ -141,7 +147,8 @@ mod tests {
 
     #[test]
     fn round_trips_both_types() {
-        let f = Value::F32(ArrayD::from_shape_vec(IxDyn(&[2, 2]), vec![1.0, -2.5, 3.0, 0.0]).unwrap());
+        let f =
+            Value::F32(ArrayD::from_shape_vec(IxDyn(&[2, 2]), vec![1.0, -2.5, 3.0, 0.0]).unwrap());
         let i = Value::I64(ArrayD::from_shape_vec(IxDyn(&[3]), vec![1, -1, 1 << 40]).unwrap());
         for v in [f, i] {
             assert_eq!(Value::from_proto(&v.to_proto("t")), Some(v));
@@ -150,7 +157,12 @@ mod tests {
 
     #[test]
     fn typed_storage_and_bad_sizes() {
-        let typed = pb::TensorProto { dims: vec![2], data_type: FLOAT, float_data: vec![1.0, 2.0], ..Default::default() };
+        let typed = pb::TensorProto {
+            dims: vec![2],
+            data_type: FLOAT,
+            float_data: vec![1.0, 2.0],
+            ..Default::default()
+        };
         assert_eq!(Value::from_proto(&typed).unwrap().len(), 2);
         let short = pb::TensorProto { dims: vec![3], ..typed };
         assert_eq!(Value::from_proto(&short), None);
