@@ -3,7 +3,21 @@
 //! any intermediate tensor by its ONNX name, which is how calibration captures activations.
 //!
 //! ```
-//! use calibr8_core::{
+//! use calibr8_core::{Backend, EngineOptions, Lowering, OnnxModel, TensorMap};
+//! let model = OnnxModel::load("../../examples/digits/digits_cnn.onnx")?;
+//! let options = EngineOptions { capture: vec!["relu1_out".into()], ..Default::default() };
+//! let mut engine = calibr8_tract::TractBackend.prepare(Lowering::Float(&model), &options)?;
+//! let batch = TensorMap::single("input", ndarray::ArrayD::<f32>::zeros(vec![2, 1, 8, 8]));
+//! let out = engine.run(batch)?;
+//! assert_eq!(out.names().collect::<Vec<_>>(), ["output", "relu1_out"]);
+//! assert_eq!(out.f32("output")?.shape(), &[2, 10]);
+//! assert_eq!(out.f32("relu1_out")?.shape(), &[2, 16, 8, 8]);
+//! # Ok::<(), calibr8_core::Error>(())
+//! ```
+#![warn(missing_docs)]
+#![warn(clippy::unwrap_used)]
+
+use calibr8_core::{
     Backend, Engine, EngineOptions, Error, Lowering, OnnxModel, Result, TensorMap, TensorValue,
 };
 use std::sync::{Arc, Mutex};
