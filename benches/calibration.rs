@@ -13,7 +13,7 @@ use std::time::Duration;
 const METHODS: [&str; 5] = ["minmax", "ema", "percentile", "entropy", "mse"];
 
 fn method(name: &str) -> Method {
-    QuantConfig { method: name.into(), ..QuantConfig::default() }
+    QuantConfig { method: name.parse().expect("a known method"), ..QuantConfig::default() }
         .activation_method()
         .unwrap_or(Method::MinMax)
 }
@@ -95,7 +95,7 @@ fn end_to_end(c: &mut Criterion) {
             })
         });
         for m in METHODS {
-            let config = QuantConfig { method: m.into(), ..QuantConfig::default() };
+            let config = QuantConfig { method: m.parse().expect("a known method"), ..QuantConfig::default() };
             group.bench_function(BenchmarkId::new("quantize", m), |b| {
                 b.iter(|| black_box(calibr8::quantize(&model, &data, &config).expect("calibrates")))
             });

@@ -84,7 +84,7 @@ impl CalibrationData for Repeated {
 }
 
 fn config(method: &str) -> QuantConfig {
-    QuantConfig { method: method.into(), ..QuantConfig::default() }
+    QuantConfig { method: method.parse().expect("a known method"), ..QuantConfig::default() }
 }
 
 /// Minimum over `reps` runs (after one warm-up) of `f`.

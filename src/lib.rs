@@ -10,7 +10,7 @@
 //!
 //! let model = OnnxModel::load("examples/digits/digits_cnn.onnx")?;
 //! let data = NpySource::open("examples/digits/calib.npy", 64)?;
-//! let config = QuantConfig { method: "percentile".into(), ..QuantConfig::default() };
+//! let config = QuantConfig { method: Method::Percentile { percentile: 99.99 }, ..QuantConfig::default() };
 //! let quantized = calibr8::quantize(&model, &data, &config)?;
 //! assert!(quantized.tensors["conv1.weight"].params.axis == Some(0));
 //! # Ok::<(), calibr8::Error>(())

@@ -5,7 +5,7 @@
 
 use calibr8::compare::{
     analyze_layers, calibrate_methods, mixed_precision, AccuracyTarget, Evaluation, Labels,
-    MixedOptions, ALL_METHODS,
+    MixedOptions,
 };
 use calibr8::export::qdq_model;
 use calibr8::prelude::*;
@@ -22,7 +22,7 @@ const LABELS: &str = "examples/digits/eval_labels.npy";
 fn quantize(method: &str) -> QuantizedModel {
     let model = OnnxModel::load(MODEL).unwrap();
     let data = NpySource::open(CALIB, 64).unwrap();
-    let config = QuantConfig { method: method.into(), ..QuantConfig::default() };
+    let config = QuantConfig { method: method.parse().expect("a known method"), ..QuantConfig::default() };
     calibr8::quantize(&model, &data, &config).unwrap()
 }
 
@@ -68,7 +68,7 @@ fn reference_metrics(r: &ArrayD<f32>, q: &ArrayD<f32>, labels: &[i64]) -> (f64, 
 fn issue_5_one_pass_ranking_calibrates_exactly_like_separate_runs() {
     let model = OnnxModel::load(MODEL).unwrap();
     let data = NpySource::open(CALIB, 64).unwrap();
-    let methods: Vec<String> = ALL_METHODS.iter().map(|m| m.to_string()).collect();
+    let methods = calibr8::calibration::Method::all_default();
     let one_pass = calibrate_methods(
         &TractBackend,
         &model,
@@ -80,7 +80,7 @@ fn issue_5_one_pass_ranking_calibrates_exactly_like_separate_runs() {
     .unwrap();
     assert_eq!(one_pass.len(), 5);
     for (name, q) in &one_pass {
-        let separate = quantize(name);
+        let separate = quantize(&name.to_string());
         assert_eq!(q.tensors.len(), separate.tensors.len(), "{name}");
         for (tensor, t) in &q.tensors {
             let s = &separate.tensors[tensor];
@@ -90,7 +90,7 @@ fn issue_5_one_pass_ranking_calibrates_exactly_like_separate_runs() {
     }
     // The methods really differ somewhere (else the ranking would be meaningless).
     let amax = |m: &str| {
-        one_pass.iter().find(|(n, _)| n == m).unwrap().1.tensors["relu1_out"].range.amax.clone()
+        one_pass.iter().find(|(n, _)| n.to_string() == m).unwrap().1.tensors["relu1_out"].range.amax.clone()
     };
     assert_ne!(amax("minmax"), amax("entropy"));
 }
@@ -241,7 +241,7 @@ fn issue_5_top1_target_without_labels_on_held_out_data() {
     let eval = NpySource::open("tests/data/mlp_gemm_eval.npy", 32).unwrap();
     let evaluation = Evaluation::new(&TractBackend, &model, &eval, None).unwrap();
     let config = QuantConfig::default();
-    let q = calibrate_methods(&TractBackend, &model, &calib, &config, &["ema".into()], &mut |_| {})
+    let q = calibrate_methods(&TractBackend, &model, &calib, &config, &["ema".parse().expect("a known method")], &mut |_| {})
         .unwrap()
         .remove(0)
         .1;

@@ -312,7 +312,7 @@ fn build(dir: &Path) -> Catalogue {
     );
     c.bad_model(
         "external data",
-        |m| graph(m).initializer[0].data_location = Some(1),
+        |m| graph(m).initializer[0].data_location = 1,
         &["initializer 'conv1.weight'", "external data"],
     );
     c.bad_model(

@@ -258,7 +258,7 @@ fn mutate_proto(rng: &mut Rng, m: &mut pb::ModelProto) {
                 1 => t.dims = random_shape(rng),
                 2 => t.data_type = rng.pick(&[0, 2, 6, 7, 8, 10, 11, 16, 99]).to_owned(),
                 3 => t.dims.clear(),
-                4 => t.data_location = Some(1),
+                4 => t.data_location = 1,
                 _ => {
                     if !t.dims.is_empty() {
                         let j = rng.below(t.dims.len());

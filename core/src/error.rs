@@ -149,14 +149,6 @@ pub enum Error {
         /// The panic message and where it was raised.
         message: String,
     },
-    /// A backend name that no build of calibr8 knows.
-    #[error("unknown backend '{name}'; use one of {known}")]
-    UnknownBackend {
-        /// The name asked for.
-        name: String,
-        /// The names calibr8 knows, comma separated.
-        known: String,
-    },
     /// The output folder cannot be replaced as a whole.
     #[error("output folder {path}: {reason}")]
     OutputFolder {

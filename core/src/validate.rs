@@ -22,7 +22,7 @@ mod facts;
 use crate::internal::*;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use tract_onnx::pb;
+use crate::pb;
 
 /// Default-domain opsets calibr8 reads: 11 (Pad / Clip / Resize with inputs, per PyTorch's
 /// oldest supported export) to 21 (the newest tract 0.23 runs). The QDQ export raises opsets
@@ -319,7 +319,7 @@ fn check_tensor(t: &pb::TensorProto) -> Result<(), String> {
     let Some(count) = count else {
         return Err(format!("dims {:?} overflow 64 bits; the file is corrupt", t.dims));
     };
-    if t.data_location == Some(1) || !t.external_data.is_empty() {
+    if t.data_location == 1 || !t.external_data.is_empty() {
         return Err("is stored as external data, which calibr8 does not read; re-save with the \
                     data embedded (onnx.save(model, path, save_as_external_data=False))"
             .into());

@@ -350,7 +350,7 @@ fn int8_nni_config_uint8_affine_with_an_excluded_node_agrees_with_tract() {
     use calibr8_core::config::{ConfigRule, GranularityName};
     use calibr8_core::{Precision, Target};
     let config = QuantConfig {
-        method: "mse".into(),
+        method: "mse".parse().expect("a known method"),
         config_list: vec![
             ConfigRule {
                 op_types: vec!["Conv2d".into(), "Linear".into()],

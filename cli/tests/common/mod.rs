@@ -6,7 +6,7 @@ use prost::Message;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-pub use tract_onnx::pb;
+pub use calibr8::core::pb;
 
 pub const MODEL: &str = "examples/digits/digits_cnn.onnx";
 pub const CALIB: &str = "examples/digits/calib.npy";

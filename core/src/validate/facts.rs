@@ -5,7 +5,7 @@
 
 use super::{elem_size, node_at, show_bytes, Limits};
 use std::collections::HashMap;
-use tract_onnx::pb;
+use crate::pb;
 
 /// Small constants (shape vectors, axes, scales) are tracked by value up to this length.
 const VALUES_MAX: u64 = 4096;
