@@ -201,8 +201,6 @@ pub(crate) fn from_tract(t: tract_onnx::prelude::Tensor) -> Result<TensorValue> 
     } else if dt == bool::datum_type() {
         TensorValue::Bool(t.into_plain_array::<bool>().map_err(err)?)
     } else {
-        TensorValue::F32(
-            t.cast_to::<f32>().map_err(err)?.into_owned().into_plain_array::<f32>().map_err(err)?,
-        )
+        TensorValue::F32(t.cast_to::<f32>().map_err(err)?.into_owned().into_plain_array::<f32>().map_err(err)?)
     })
 }

@@ -93,16 +93,17 @@ pub fn calibrate_methods(
     // Capturing under EMA tracks the EMA at the requested decay; `collect_all` keeps min/max
     // and the histogram for the others.
     let capture_config = QuantConfig { method: Method::EmaMinMax { decay }, ..config.clone() };
-    let observers = observe_activations(
-        backend,
-        model,
-        &plan,
-        data,
-        &capture_config,
-        true,
-        crate::parallel::default_jobs(),
-        progress,
-    )?;
+    let observers =
+        observe_activations(
+            backend,
+            model,
+            &plan,
+            data,
+            &capture_config,
+            true,
+            crate::parallel::default_jobs(),
+            progress,
+        )?;
     let mut out = vec![];
     for method in methods {
         let mut ranges = weights.clone();
