@@ -44,8 +44,8 @@ pub use calibr8_calibration as calibration;
 pub use calibr8_core as core;
 pub use calibr8_core::compare;
 pub use calibr8_core::{
-    export, quantize_with, quantize_with_progress, Backend, CalibrationData, ConfigRule, Engine,
-    ElemType, EngineOptions, Error, InMemory, Lowering, NpySource, OnnxModel, Precision, Progress,
+    export, quantize_with, quantize_with_progress, Backend, CalibrationData, ConfigRule, ElemType,
+    Engine, EngineOptions, Error, InMemory, Lowering, NpySource, OnnxModel, Precision, Progress,
     QuantConfig, QuantPlan, QuantizedModel, Result, TensorMap, TensorQuant, TensorValue,
 };
 #[cfg(feature = "ort")]
@@ -85,10 +85,10 @@ pub fn backend_for_name(name: &str) -> Result<Box<dyn Backend>> {
             })
         }
         other => {
-            return Err(Error::config(
-                "backend",
-                format!("unknown backend '{other}'; use one of {}", BACKEND_NAMES.join(", ")),
-            ))
+            return Err(Error::UnknownBackend {
+                name: other.into(),
+                known: BACKEND_NAMES.join(", "),
+            })
         }
     };
     backend.check()?;

@@ -244,7 +244,7 @@ fn two_pass_histograms_calibrate_the_whole_pipeline() {
 
 #[test]
 fn nni_style_yaml_config_selects_and_excludes_nodes() {
-    let config: QuantConfig = serde_yaml::from_str(
+    let config: QuantConfig = yaml_serde::from_str(
         r#"
 method: mse
 config_list:

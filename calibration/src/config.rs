@@ -35,7 +35,9 @@ pub enum HistogramMode {
     Streaming,
     /// Two passes: the first finds max|x| (which shards can agree on with
     /// [`crate::TensorObserver::set_global_max`]), the second fills a fixed grid of `num_bins` bins over
-    /// `[0, max]`. Order-independent, and partial histograms merge exactly.
+    /// `[0, max]`. Order-independent, and partial histograms merge exactly. Written
+    /// `two_pass` (configs and CLI alike); `two-pass` is accepted too.
+    #[serde(alias = "two-pass")]
     TwoPass,
 }
 
@@ -131,7 +133,8 @@ impl ObserverConfig {
                 Method::MinMax => false,
                 // The histogram gives EMA's clipped fraction.
                 Method::EmaMinMax { .. } => true,
-                Method::Percentile { .. } | Method::Entropy | Method::Mse => true,
+                // Auto needs every candidate's statistics.
+                Method::Percentile { .. } | Method::Entropy | Method::Mse | Method::Auto => true,
             }
     }
 
@@ -139,6 +142,7 @@ impl ObserverConfig {
     pub fn ema_decay(&self) -> Option<f64> {
         match self.method {
             Method::EmaMinMax { decay } => Some(decay),
+            Method::Auto => Some(DEFAULT_EMA_DECAY),
             Method::MinMax | Method::Percentile { .. } | Method::Entropy | Method::Mse => {
                 self.collect_all.then_some(DEFAULT_EMA_DECAY)
             }

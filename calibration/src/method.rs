@@ -48,6 +48,11 @@ pub enum Method {
     Entropy,
     /// Minimise the histogram-weighted quantization MSE ([`crate::observers::mse`]).
     Mse,
+    /// Per tensor, the candidate (minmax, percentile 99.9 / 99.99 / 99.999, entropy, MSE, EMA)
+    /// whose range causes the least error in the output of the nodes reading the tensor. The
+    /// choice needs the model, so calibr8-core makes it (`calibr8_core::auto`); an observer
+    /// keeps every candidate's statistics and cannot finish as `auto` on its own.
+    Auto,
 }
 
 /// Declares [`MethodKind`] with its names, so the list of methods, their names and their
@@ -58,7 +63,7 @@ macro_rules! method_kinds {
         ///
         /// ```
         /// use calibr8_calibration::{Method, MethodKind};
-        /// assert_eq!(MethodKind::NAMES, ["minmax", "ema", "percentile", "entropy", "mse"]);
+        /// assert_eq!(MethodKind::NAMES, ["minmax", "ema", "percentile", "entropy", "mse", "auto"]);
         /// assert_eq!(MethodKind::Ema.default_method(), Method::EmaMinMax { decay: 0.99 });
         /// assert_eq!(Method::Percentile { percentile: 99.9 }.kind(), MethodKind::Percentile);
         /// ```
@@ -102,6 +107,8 @@ method_kinds! {
     Entropy = "entropy";
     /// [`Method::Mse`].
     Mse = "mse";
+    /// [`Method::Auto`].
+    Auto = "auto";
 }
 
 /// The parameter a method takes: its name (as the error messages and `ObserverConfig` options
@@ -134,13 +141,16 @@ impl MethodKind {
             }
             MethodKind::Entropy => "TensorRT's EntropyCalibration2 (KL divergence)",
             MethodKind::Mse => "minimum mean-squared quantization error",
+            MethodKind::Auto => {
+                "per tensor, the candidate with the least error in the output of its consumers"
+            }
         }
     }
 
     /// The parameter this method takes, if any.
     pub const fn parameter(self) -> Option<MethodParameter> {
         match self {
-            MethodKind::MinMax | MethodKind::Entropy | MethodKind::Mse => None,
+            MethodKind::MinMax | MethodKind::Entropy | MethodKind::Mse | MethodKind::Auto => None,
             MethodKind::Ema => Some(MethodParameter { name: "decay", default: DEFAULT_EMA_DECAY }),
             MethodKind::Percentile => {
                 Some(MethodParameter { name: "percentile", default: DEFAULT_PERCENTILE })
@@ -156,6 +166,7 @@ impl MethodKind {
             MethodKind::Percentile => Method::Percentile { percentile: DEFAULT_PERCENTILE },
             MethodKind::Entropy => Method::Entropy,
             MethodKind::Mse => Method::Mse,
+            MethodKind::Auto => Method::Auto,
         }
     }
 
@@ -166,7 +177,10 @@ impl MethodKind {
             (_, None) => return Ok(self.default_method()),
             (MethodKind::Ema, Some(decay)) => Method::EmaMinMax { decay },
             (MethodKind::Percentile, Some(percentile)) => Method::Percentile { percentile },
-            (MethodKind::MinMax | MethodKind::Entropy | MethodKind::Mse, Some(_)) => {
+            (
+                MethodKind::MinMax | MethodKind::Entropy | MethodKind::Mse | MethodKind::Auto,
+                Some(_),
+            ) => {
                 let name = self.name();
                 return Err(format!("method `{name}` takes no parameter; write `{name}`"));
             }
@@ -221,9 +235,14 @@ impl InvalidParameter {
 }
 
 impl Method {
-    /// Every method with its default parameters, in the order of [`MethodKind::ALL`].
+    /// Every observer method with its default parameters, in the order of [`MethodKind::ALL`]:
+    /// all but [`Method::Auto`], which chooses among them.
     pub fn all_default() -> Vec<Method> {
-        MethodKind::ALL.iter().map(|k| k.default_method()).collect()
+        MethodKind::ALL
+            .iter()
+            .filter(|k| **k != MethodKind::Auto)
+            .map(|k| k.default_method())
+            .collect()
     }
 
     /// The method without its parameter.
@@ -234,13 +253,14 @@ impl Method {
             Method::Percentile { .. } => MethodKind::Percentile,
             Method::Entropy => MethodKind::Entropy,
             Method::Mse => MethodKind::Mse,
+            Method::Auto => MethodKind::Auto,
         }
     }
 
     /// The method's parameter value, if it takes one.
     pub const fn parameter(&self) -> Option<f64> {
         match *self {
-            Method::MinMax | Method::Entropy | Method::Mse => None,
+            Method::MinMax | Method::Entropy | Method::Mse | Method::Auto => None,
             Method::EmaMinMax { decay } => Some(decay),
             Method::Percentile { percentile } => Some(percentile),
         }
@@ -250,14 +270,16 @@ impl Method {
     pub const fn uses_histogram(&self) -> bool {
         match self {
             Method::MinMax | Method::EmaMinMax { .. } => false,
-            Method::Percentile { .. } | Method::Entropy | Method::Mse => true,
+            // Auto's candidates include the histogram methods.
+            Method::Percentile { .. } | Method::Entropy | Method::Mse | Method::Auto => true,
         }
     }
 
     /// Whether the range depends on the order of the batches, so shards cannot be merged.
     pub const fn depends_on_batch_order(&self) -> bool {
         match self {
-            Method::EmaMinMax { .. } => true,
+            // Auto may choose EMA.
+            Method::EmaMinMax { .. } | Method::Auto => true,
             // Histogram methods: the streaming grid depends on the first batch, but merging is
             // decided by the grids themselves (see `TensorObserver::merge`).
             Method::MinMax | Method::Percentile { .. } | Method::Entropy | Method::Mse => false,
@@ -271,7 +293,7 @@ impl Method {
             Err(InvalidParameter { kind: self.kind(), parameter, value, accepted })
         };
         match *self {
-            Method::MinMax | Method::Entropy | Method::Mse => Ok(()),
+            Method::MinMax | Method::Entropy | Method::Mse | Method::Auto => Ok(()),
             Method::EmaMinMax { decay } if !(decay > 0.0 && decay < 1.0) => {
                 invalid(decay, "the open interval (0, 1); NNI uses 0.99")
             }
@@ -381,6 +403,7 @@ mod tests {
         for m in Method::all_default()
             .into_iter()
             .chain([Method::EmaMinMax { decay: 0.9 }, Method::Percentile { percentile: 99.9 }])
+            .chain([Method::Auto])
         {
             assert_eq!(m.to_string().parse::<Method>(), Ok(m));
         }

@@ -526,6 +526,10 @@ impl TensorObserver {
             }
             Method::Entropy => from_histogram(&entropy::amax),
             Method::Mse => from_histogram(&mse::amax),
+            Method::Auto => Err(not_collected(
+                "auto chooses among the other methods by running the model (calibr8-core's \
+                 quantize with method auto); finish as one of them here",
+            )),
         }
     }
 

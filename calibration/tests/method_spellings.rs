@@ -29,7 +29,7 @@ fn every_spelling_parses_in_json_and_yaml() {
     for (json, yaml, want) in spellings() {
         let got: Method = serde_json::from_str(json).unwrap_or_else(|e| panic!("{json}: {e}"));
         assert_eq!(got, want, "JSON {json}");
-        let got: Method = serde_yaml::from_str(yaml).unwrap_or_else(|e| panic!("{yaml}: {e}"));
+        let got: Method = yaml_serde::from_str(yaml).unwrap_or_else(|e| panic!("{yaml}: {e}"));
         assert_eq!(got, want, "YAML {yaml}");
     }
 }
@@ -58,7 +58,7 @@ fn serialization_writes_the_canonical_string() {
     for (method, canonical) in cases {
         assert_eq!(method.to_string(), canonical);
         assert_eq!(serde_json::to_string(&method).expect("json"), format!("\"{canonical}\""));
-        assert_eq!(serde_yaml::to_string(&method).expect("yaml").trim(), canonical);
+        assert_eq!(yaml_serde::to_string(&method).expect("yaml").trim(), canonical);
         // And back.
         let back: Method = serde_json::from_str(&format!("\"{canonical}\"")).expect("json");
         assert_eq!(back, method);
@@ -72,8 +72,8 @@ fn every_kind_round_trips_through_serde() {
         let json = serde_json::to_string(&m).expect("json");
         assert_eq!(serde_json::from_str::<Method>(&json).expect("back"), m);
         let config = ObserverConfig::new(m.clone()).per_channel(1);
-        let yaml = serde_yaml::to_string(&config).expect("yaml");
-        assert_eq!(serde_yaml::from_str::<ObserverConfig>(&yaml).expect("back"), config);
+        let yaml = yaml_serde::to_string(&config).expect("yaml");
+        assert_eq!(yaml_serde::from_str::<ObserverConfig>(&yaml).expect("back"), config);
     }
 }
 
@@ -97,6 +97,6 @@ fn bad_spellings_are_errors_that_say_what_to_write() {
         let e = serde_json::from_str::<Method>(json).expect_err(json).to_string();
         assert!(e.contains(needle), "{json}: {e}");
     }
-    let e = serde_yaml::from_str::<Method>("percentile:abc").expect_err("yaml").to_string();
+    let e = yaml_serde::from_str::<Method>("percentile:abc").expect_err("yaml").to_string();
     assert!(e.contains("`abc` is not a number"), "{e}");
 }

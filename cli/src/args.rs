@@ -10,6 +10,26 @@ pub struct Cli {
     /// More log output (-v info, -vv debug).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
+    /// No progress, logs or warnings on stderr (errors still go there); results still go to
+    /// stdout.
+    #[arg(short, long, global = true, env = "CALIBR8_QUIET")]
+    pub quiet: bool,
+    /// Format of the results on stdout: text tables, or one JSON document (schemas in
+    /// docs/cli-json.md).
+    #[arg(long, value_enum, default_value = "text", global = true, env = "CALIBR8_FORMAT")]
+    pub format: crate::output::Format,
+    /// Largest tensor a model may compute from constants or declared dims before running
+    /// (e.g. 4GiB, 512MiB); larger ones are refused before an engine tries to allocate them.
+    #[arg(
+        long,
+        value_name = "SIZE",
+        global = true,
+        value_parser = crate::parse::memory,
+        env = "CALIBR8_MAX_MEMORY",
+        default_value = "4GiB",
+        allow_hyphen_values = true
+    )]
+    pub max_memory: u64,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -25,11 +45,16 @@ pub enum Command {
     Compare(crate::commands::compare::CompareArgs),
     /// Time fp32 / fp16 / int8 engines on every installed backend; table, JSON and plots.
     Bench(crate::commands::bench::BenchArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    Completions(crate::commands::completions::CompletionsArgs),
 }
 
 /// Observers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum MethodArg {
+    /// Per tensor, the candidate (minmax, percentile 99.9/99.99/99.999, entropy, mse, ema)
+    /// with the least error in the output of the nodes reading it.
+    Auto,
     /// max |x| (min/max for affine).
     Minmax,
     /// NNI's moving-average min/max (decay 0.99).
@@ -45,6 +70,7 @@ pub enum MethodArg {
 impl MethodArg {
     pub fn as_str(self) -> &'static str {
         match self {
+            MethodArg::Auto => "auto",
             MethodArg::Minmax => "minmax",
             MethodArg::Ema => "ema",
             MethodArg::Percentile => "percentile",
@@ -59,7 +85,9 @@ impl MethodArg {
 pub enum HistogramArg {
     /// One pass; the first batch sets the bin width (as TensorRT and ModelOpt do).
     Streaming,
-    /// Global |max| first, then a fixed grid: shards merge exactly.
+    /// Global |max| first, then a fixed grid: shards merge exactly. Spelled as in configs;
+    /// `two-pass` is accepted too.
+    #[value(name = "two_pass", alias = "two-pass")]
     TwoPass,
 }
 
@@ -79,7 +107,7 @@ pub struct QuantizeArgs {
     pub method: Option<MethodArg>,
 
     /// Percentile for --method percentile, in (0, 100].
-    #[arg(long, value_name = "P", help_heading = "Calibration")]
+    #[arg(long, value_name = "P", help_heading = "Calibration", allow_negative_numbers = true)]
     pub percentile: Option<f64>,
 
     /// Histogram mode for percentile, entropy and mse.
@@ -87,8 +115,20 @@ pub struct QuantizeArgs {
     pub histogram: Option<HistogramArg>,
 
     /// Samples per batch fed to the model [default: the model's fixed batch, else 32].
-    #[arg(long, value_name = "N", help_heading = "Calibration")]
+    #[arg(
+        long,
+        value_name = "N",
+        help_heading = "Calibration",
+        value_parser = crate::parse::batch,
+        allow_negative_numbers = true
+    )]
     pub batch: Option<usize>,
+
+    /// Dims for a dynamic model input, NAME=1x3x48x320 (repeat for several inputs) [default:
+    /// the calibration batches' shapes]. The data must match; the exported model keeps its
+    /// dynamic dims.
+    #[arg(long = "input-shape", value_name = "NAME=DIMS", help_heading = "Calibration")]
+    pub input_shape: Vec<String>,
 
     /// Batches run at once [default: the available cores]. Results are identical for any
     /// value: batches reach the observers in order.
@@ -107,7 +147,20 @@ pub struct QuantizeArgs {
     #[arg(long, help_heading = "What to quantize", hide = true)]
     pub no_per_tensor_weights: bool,
 
-    /// Output folder (created if missing; files appear only when all are written).
+    #[command(flatten)]
+    pub rules: crate::rules::RuleArgs,
+
+    /// Keep BatchNormalization nodes instead of folding them into the Conv / ConvTranspose /
+    /// Gemm before them (folding is what TensorRT and ONNX Runtime do at deployment).
+    #[arg(long, help_heading = "What to quantize", overrides_with = "fold_batchnorm")]
+    pub no_fold_batchnorm: bool,
+
+    /// Fold BatchNormalization into the preceding Conv / ConvTranspose / Gemm (the default).
+    #[arg(long, help_heading = "What to quantize", hide = true, overrides_with = "no_fold_batchnorm")]
+    pub fold_batchnorm: bool,
+
+    /// Output folder, replaced as a whole: readers see the old set or the new one, never a mix
+    /// (created if missing; other files in it are kept).
     #[arg(long, short, value_name = "DIR", help_heading = "Output")]
     pub out: PathBuf,
 
@@ -117,17 +170,15 @@ pub struct QuantizeArgs {
         value_name = "X.Y.Z",
         default_value = "10.9.0",
         help_heading = "Output",
-        env = "CALIBR8_TRT_VERSION"
+        env = "CALIBR8_TRT_VERSION",
+        value_parser = crate::parse::trt_version,
+        allow_hyphen_values = true
     )]
-    pub trt_version: String,
+    pub trt_version: calibr8::export::TrtVersion,
 
     /// Backend capturing activations.
     #[arg(long, default_value = "tract", help_heading = "Backend", env = "CALIBR8_BACKEND")]
     pub backend: String,
-
-    /// Hide the progress bar.
-    #[arg(long, help_heading = "Output")]
-    pub quiet: bool,
 }
 
 /// `calibr8 inspect`.

@@ -1,7 +1,10 @@
-//! The end-of-run table and the clipping warnings.
+//! `calibr8 quantize`'s result: the per-tensor table (text) or document (JSON), and the
+//! clipping warnings.
 
-use calibr8::QuantizedModel;
-use std::io::Write;
+use calibr8::{OnnxModel, QuantizedModel};
+use serde::Serialize;
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
 
 /// More than this fraction of calibration values beyond amax draws a warning.
 pub const CLIP_WARN_FRACTION: f64 = 0.01;
@@ -17,55 +20,154 @@ fn fmt_list(v: &[f32]) -> String {
     }
 }
 
-pub fn print(
-    out: &mut dyn Write,
+fn min_of(v: &[f32]) -> f32 {
+    v.iter().copied().fold(f32::INFINITY, f32::min)
+}
+
+fn max_of(v: &[f32]) -> f32 {
+    v.iter().copied().fold(f32::NEG_INFINITY, f32::max)
+}
+
+/// The text result: a header line, one row per tensor, the files written.
+pub fn text(
     q: &QuantizedModel,
     samples: usize,
     elapsed: std::time::Duration,
-) -> std::io::Result<()> {
-    writeln!(
-        out,
+    written: &[PathBuf],
+) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
         "calibrated {} tensors on {samples} samples in {:.2}s ({})",
         q.tensors.len(),
         elapsed.as_secs_f64(),
         q.config.method
-    )?;
-    writeln!(
-        out,
+    );
+    let _ = writeln!(
+        s,
         "{:<28} {:<10} {:<9} {:>12} {:>12} {:>24} {:>9}",
         "tensor", "role", "observer", "min", "max", "scale", "clipped"
-    )?;
+    );
     for (name, t) in &q.tensors {
-        let min = t.range.min.iter().copied().fold(f32::INFINITY, f32::min);
-        let max = t.range.max.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        writeln!(
-            out,
+        let _ = writeln!(
+            s,
             "{:<28} {:<10} {:<9} {:>12.5} {:>12.5} {:>24} {:>8.3}%",
             name,
             format!("{:?}", t.target.role).to_lowercase(),
             t.range.method.to_string(),
-            min,
-            max,
+            min_of(&t.range.min),
+            max_of(&t.range.max),
             fmt_list(&t.params.scale),
             t.range.clipped_fraction * 100.0
-        )?;
+        );
     }
-    Ok(())
+    for path in written {
+        let _ = writeln!(s, "wrote {}", path.display());
+    }
+    s
 }
 
-pub fn warn_clipping(out: &mut dyn Write, q: &QuantizedModel) -> std::io::Result<()> {
-    for (name, t) in &q.tensors {
-        if t.range.clipped_fraction > CLIP_WARN_FRACTION {
-            let amax = t.range.amax.iter().copied().fold(0.0f32, f32::max);
-            writeln!(
-                out,
-                "warning: {:.1}% of the calibration values of '{name}' lie beyond its amax {amax:.6} \
-                 ({}); they will be clipped — compare with \
-                 --method minmax or mse",
-                t.range.clipped_fraction * 100.0,
-                t.range.method
-            )?;
-        }
+/// With `method: auto`, how often each observer was chosen (None when auto did not run).
+pub fn auto_line(q: &QuantizedModel) -> Option<String> {
+    if q.auto.is_empty() {
+        return None;
     }
-    Ok(())
+    let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+    for choice in q.auto.values() {
+        *counts.entry(choice.chosen.to_string()).or_default() += 1;
+    }
+    let list: Vec<String> = counts.iter().map(|(m, n)| format!("{m} ×{n}")).collect();
+    Some(format!("auto chose per tensor: {} (scores in ranges.json)", list.join(", ")))
+}
+
+/// One warning per tensor whose observer clipped more than [`CLIP_WARN_FRACTION`].
+pub fn clipping_warnings(q: &QuantizedModel) -> Vec<String> {
+    q.tensors
+        .iter()
+        .filter(|(_, t)| t.range.clipped_fraction > CLIP_WARN_FRACTION)
+        .map(|(name, t)| {
+            format!(
+                "{:.1}% of the calibration values of '{name}' lie beyond its amax {:.6} ({}); \
+                 they will be clipped — compare with --method minmax or mse",
+                t.range.clipped_fraction * 100.0,
+                max_of(&t.range.amax),
+                t.range.method
+            )
+        })
+        .collect()
+}
+
+/// `calibr8 quantize --format json` (schema in docs/cli-json.md).
+#[derive(Serialize)]
+pub struct QuantizeJson {
+    /// The float model.
+    pub model: String,
+    /// The calibration data path.
+    pub calibration_data: String,
+    /// Samples calibrated on.
+    pub samples: usize,
+    /// Wall time of calibration.
+    pub seconds: f64,
+    /// Activation observer.
+    pub method: String,
+    /// One entry per quantized tensor, by name.
+    pub tensors: Vec<TensorJson>,
+    /// Clipping warnings (also on stderr).
+    pub warnings: Vec<String>,
+    /// Files written.
+    pub written: Vec<String>,
+}
+
+/// One quantized tensor.
+#[derive(Serialize)]
+pub struct TensorJson {
+    pub tensor: String,
+    /// `weight` or `activation`.
+    pub role: String,
+    pub observer: String,
+    /// Per channel (one value) or per tensor (one value).
+    pub min: Vec<f32>,
+    pub max: Vec<f32>,
+    pub amax: Vec<f32>,
+    pub scale: Vec<f32>,
+    pub zero_point: Vec<i32>,
+    /// Channel axis of per-channel parameters.
+    pub axis: Option<usize>,
+    /// Fraction of calibration values beyond amax.
+    pub clipped_fraction: f64,
+}
+
+pub fn json(
+    q: &QuantizedModel,
+    model: &OnnxModel,
+    calib: &Path,
+    samples: usize,
+    elapsed: std::time::Duration,
+    written: &[PathBuf],
+) -> QuantizeJson {
+    QuantizeJson {
+        model: model.origin.clone(),
+        calibration_data: calib.display().to_string(),
+        samples,
+        seconds: elapsed.as_secs_f64(),
+        method: q.config.method.to_string(),
+        tensors: q
+            .tensors
+            .iter()
+            .map(|(name, t)| TensorJson {
+                tensor: name.clone(),
+                role: format!("{:?}", t.target.role).to_lowercase(),
+                observer: t.range.method.to_string(),
+                min: t.range.min.clone(),
+                max: t.range.max.clone(),
+                amax: t.range.amax.clone(),
+                scale: t.params.scale.clone(),
+                zero_point: t.params.zero_point.clone(),
+                axis: t.params.axis,
+                clipped_fraction: t.range.clipped_fraction,
+            })
+            .collect(),
+        warnings: clipping_warnings(q),
+        written: written.iter().map(|p| p.display().to_string()).collect(),
+    }
 }

@@ -39,6 +39,10 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
 fn json(path: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
@@ -74,15 +78,18 @@ fn compare_writes_report_plots_and_a_mixed_model_meeting_a_missed_target() {
     assert_eq!(sorted, ["ema", "entropy", "minmax", "mse", "percentile"]);
     let ranks: Vec<u64> = methods.iter().map(|m| m["rank"].as_u64().unwrap()).collect();
     assert_eq!(ranks, [1, 2, 3, 4, 5]);
-    // Ranked by top-1 accuracy, then SQNR: non-increasing keys.
-    let key = |m: &serde_json::Value| {
-        let o = &m["outputs"][0]["metrics"];
-        (o["top1_accuracy"].as_f64().unwrap(), o["sqnr_db"].as_f64().unwrap())
-    };
-    for w in methods.windows(2) {
-        let (a, b) = (key(&w[0]), key(&w[1]));
-        assert!(a.0 > b.0 || (a.0 == b.0 && a.1 >= b.1), "{a:?} before {b:?}");
-    }
+    // Ranked by top-1 accuracy; a method one sample behind the best is tied with it, and the tie
+    // goes to agreement with fp32, then SQNR. See: issue 14 — minmax ranked first on one sample
+    // of 360 while mse agrees with fp32 on every sample.
+    let metric = |m: &serde_json::Value, k: &str| m["outputs"][0]["metrics"][k].as_f64().unwrap();
+    let best_acc = methods.iter().map(|m| metric(m, "top1_accuracy")).fold(0.0, f64::max);
+    let tied: Vec<&serde_json::Value> = methods
+        .iter()
+        .filter(|m| best_acc - metric(m, "top1_accuracy") <= 1.0 / 360.0 + 1e-12)
+        .collect();
+    let best_agree = tied.iter().map(|m| metric(m, "top1_agreement")).fold(0.0, f64::max);
+    assert_eq!(metric(&methods[0], "top1_agreement"), best_agree, "{report}");
+    assert_eq!(methods[0]["method"], "mse", "{report}");
     assert_eq!(report["chosen_method"], methods[0]["method"]);
     assert_eq!(report["layers"].as_array().unwrap().len(), 4);
     assert_eq!(report["tensors"].as_array().unwrap().len(), 7);
@@ -100,7 +107,11 @@ fn compare_writes_report_plots_and_a_mixed_model_meeting_a_missed_target() {
         assert!(svg.contains("SQNR") || svg.contains("top-1"), "{plot}.svg has no axis label");
     }
     assert!(!out.join("model.qdq.onnx").exists(), "no target, no mixed model");
-    assert!(err.contains("recommended:"), "{err}");
+    // The summary on stdout, nothing on stderr with --quiet.
+    let text = stdout(&o);
+    assert!(text.contains("recommended: mse"), "{text}");
+    assert!(text.contains("ties, broken by top-1 agreement"), "{text}");
+    assert!(err.is_empty(), "--quiet, yet stderr: {err}");
 
     // A target 2 dB above the all-int8 model's SQNR: missed at step 0, met by mixed precision.
     let sqnr = report["all_int8"][0]["metrics"]["sqnr_db"].as_f64().unwrap();
@@ -115,7 +126,12 @@ fn compare_writes_report_plots_and_a_mixed_model_meeting_a_missed_target() {
     assert_eq!(mixed["float_precision"], "fp16");
     let steps = mixed["steps"].as_array().unwrap();
     assert!(steps.last().unwrap()["metrics"]["sqnr_db"].as_f64().unwrap() >= sqnr + 1.99);
-    assert!(err.contains("target met"), "{err}");
+    let text = stdout(&o);
+    assert!(text.contains("Target met"), "{text}");
+    // tract runs the kept layers in fp32 and the report says so.
+    assert_eq!(mixed["measured_precision"], "fp32");
+    assert!(text.contains("fp16 requested, tract runs fp32"), "{text}");
+    assert!(text.contains("in fp32") && !text.contains("in fp16 "), "{text}");
     let png = std::fs::read(mixed_out.join("mixed_steps.png")).unwrap();
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"));
     assert!(std::fs::read_to_string(mixed_out.join("mixed_steps.svg"))
@@ -143,7 +159,7 @@ fn compare_exits_1_when_the_target_is_not_met() {
         compare(&["--method", "mse", "--target-cosine", "1.0", "--max-float-layers", "1"], &out);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(err.contains("target NOT met with 1 layer(s) in float"), "{err}");
+    assert!(stdout(&o).contains("Target NOT met after keeping 1 node(s)"), "{}", stdout(&o));
     let report = json(&out.join("report.json"));
     assert_eq!(report["mixed_precision"]["met"], false);
     assert_eq!(report["methods"].as_array().unwrap().len(), 1);
@@ -247,7 +263,7 @@ fn compare_two_backends_reports_the_engine_difference_on_the_same_int8_model() {
     assert_eq!(tensors.len(), report["tensors"].as_array().unwrap().len() - 1, "{tensors:?}");
     let out_sqnr = b["outputs"][0]["metrics"]["sqnr_db"].as_f64().unwrap();
     assert!(out_sqnr > 30.0, "{b}");
-    assert!(err.contains("tract-int8 vs tract on the same int8 model"), "{err}");
+    assert!(stdout(&o).contains("tract-int8 vs tract on the same int8 model"), "{}", stdout(&o));
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
-    assert!(md.contains("## Backend vs backend"), "{md}");
+    assert!(md.contains("## tract-int8 vs tract on the same int8 model"), "{md}");
 }

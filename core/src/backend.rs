@@ -93,4 +93,13 @@ pub trait Backend: Send + Sync {
     }
     /// Builds an engine for `model`.
     fn prepare(&self, model: Lowering<'_>, options: &EngineOptions) -> Result<Box<dyn Engine>>;
+    /// The precision this backend really runs a node in that a `QuantizedModel` keeps out of
+    /// int8 with `precision` (`keep_in_float`). CPU engines run such nodes in fp32 whatever was
+    /// asked; reports use this to say so ("fp16 requested, tract runs fp32").
+    fn float_precision_for(&self, precision: Precision) -> Precision {
+        match precision {
+            Precision::Int8 => Precision::Int8,
+            Precision::Fp16 | Precision::Fp32 => Precision::Fp32,
+        }
+    }
 }

@@ -1,8 +1,11 @@
 //! `QuantConfig`: which nodes and tensors to quantize, how, and with which observer. Serde (JSON
 //! and YAML), and it accepts NNI's `config_list` keys so NNI users can bring their configs.
 
+mod limits;
+
 use crate::internal::*;
 use calibr8_calibration::{HistogramMode, Method, QuantDtype, Scheme, MIN_NUM_BINS};
+pub use limits::{MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -19,7 +22,7 @@ pub use builder::QuantConfigBuilder;
 /// ```
 /// use calibr8_calibration::{HistogramMode, Method};
 /// use calibr8_core::QuantConfig;
-/// let config: QuantConfig = serde_yaml::from_str(r#"
+/// let config: QuantConfig = yaml_serde::from_str(r#"
 /// method: percentile:99.9
 /// histogram: two_pass
 /// config_list:
@@ -37,8 +40,8 @@ pub use builder::QuantConfigBuilder;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "legacy::QuantConfigFile")]
 pub struct QuantConfig {
-    /// Observer for activations, with its parameter: `minmax`, `ema` / `ema:0.9`,
-    /// `percentile` / `percentile:99.9`, `entropy` or `mse`.
+    /// Observer for activations, with its parameter: `auto` (chosen per tensor, the default),
+    /// `minmax`, `ema` / `ema:0.9`, `percentile` / `percentile:99.9`, `entropy` or `mse`.
     pub method: Method,
     /// Observer for weights (TensorRT and ModelOpt use `minmax`, i.e. max |w|).
     pub weight_method: Method,
@@ -49,6 +52,14 @@ pub struct QuantConfig {
     pub num_bins: usize,
     /// NNI-style rules, applied in order; a later rule overrides an earlier one for the same node.
     pub config_list: Vec<ConfigRule>,
+    /// Fold BatchNormalization into the Conv / ConvTranspose / Gemm before it, as TensorRT and
+    /// ONNX Runtime do at deployment, so weights are quantized after the BN scaling.
+    pub fold_batchnorm: bool,
+    /// Dims for dynamic model inputs (`x: [1, 3, 48, 320]`), checked against the model; the
+    /// data must match them. Without it the calibration batches give the shapes. The exported
+    /// model keeps its dynamic dims.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub input_shapes: std::collections::BTreeMap<String, Vec<usize>>,
 }
 
 /// What of a node to quantize (NNI's `target_names`).
@@ -146,10 +157,11 @@ impl Default for ConfigRule {
 
 impl Default for QuantConfig {
     /// TensorRT's preset: per-channel symmetric weights, per-tensor symmetric activations on the
-    /// inputs of Conv / ConvTranspose / Gemm / MatMul, their outputs not quantized; entropy.
+    /// inputs of Conv / ConvTranspose / Gemm / MatMul, their outputs not quantized; BatchNorm folded; `auto` (entropy collapsed
+    /// models whose input has a dominant constant value).
     fn default() -> Self {
         QuantConfig {
-            method: Method::Entropy,
+            method: Method::Auto,
             weight_method: Method::MinMax,
             histogram: HistogramMode::Streaming,
             num_bins: 2048,
@@ -162,6 +174,8 @@ impl Default for QuantConfig {
                 granularity: GranularityName::PerChannel,
                 ..ConfigRule::default()
             }],
+            fold_batchnorm: true,
+            input_shapes: Default::default(),
         }
     }
 }
@@ -197,16 +211,26 @@ impl QuantConfig {
     /// Reads a config from a `.json`, `.yaml` or `.yml` file.
     pub fn load(path: impl AsRef<Path>) -> Result<QuantConfig> {
         let path = path.as_ref();
+        let name = path.display().to_string();
+        let len = std::fs::metadata(path).map_err(|e| Error::io("reading", path, e))?.len();
+        limits::check_size(len).map_err(|reason| Error::config(&name, reason))?;
         let text = std::fs::read_to_string(path).map_err(|e| Error::io("reading", path, e))?;
         let is_json = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
+        QuantConfig::from_text(&text, is_json, &name)
+    }
+
+    /// Parses and validates config text (JSON, else YAML); `name` names it in errors. The size
+    /// and nesting limits are checked before any parser runs.
+    pub fn from_text(text: &str, is_json: bool, name: &str) -> Result<QuantConfig> {
+        let invalid = |reason: String| Error::config(name, reason);
+        limits::check_size(text.len() as u64).map_err(invalid)?;
+        limits::check_depth(text).map_err(invalid)?;
         let config: QuantConfig = if is_json {
-            serde_json::from_str(&text).map_err(|e| {
-                Error::config(path.display().to_string(), format!("{e}. Fix the JSON and retry"))
-            })?
+            serde_json::from_str(text)
+                .map_err(|e| invalid(format!("{e}. Fix the JSON and retry")))?
         } else {
-            serde_yaml::from_str(&text).map_err(|e| {
-                Error::config(path.display().to_string(), format!("{e}. Fix the YAML and retry"))
-            })?
+            yaml_serde::from_str(text)
+                .map_err(|e| invalid(format!("{e}. Fix the YAML and retry")))?
         };
         config.validate()?;
         Ok(config)
@@ -229,6 +253,11 @@ impl QuantConfig {
     /// ```
     pub fn builder() -> QuantConfigBuilder {
         QuantConfigBuilder::new()
+    }
+
+    /// True for [`Method::Auto`]: the observer is chosen per tensor ([`crate::auto`]).
+    pub fn is_auto(&self) -> bool {
+        self.method == Method::Auto
     }
 
     /// The activation observer, checked.

@@ -30,6 +30,17 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A QDQ model whose quantization cannot be read back onto its float model.
+    #[error(
+        "{path}: cannot read its quantization back ({reason}). Pass the QDQ export of this \
+         model, as `calibr8 quantize` writes it"
+    )]
+    QdqImport {
+        /// The QDQ model.
+        path: String,
+        /// What does not fit.
+        reason: String,
+    },
     /// The model is valid ONNX but uses something calibr8 cannot handle.
     #[error("{path}: node '{node}' ({op_type}): {reason}")]
     UnsupportedNode {
@@ -108,6 +119,57 @@ pub enum Error {
         backend: String,
         /// The capability.
         what: String,
+    },
+    /// The graph is well-formed protobuf but breaks a rule calibr8 (or ONNX) relies on: a name
+    /// used twice, an input nothing produces, an attribute out of range, a tensor too large.
+    #[error("{path}: {at}: {problem}")]
+    InvalidGraph {
+        /// Where the model came from.
+        path: String,
+        /// The node, input, initializer or attribute at fault (`node 'conv1' (Conv), attribute
+        /// 'strides'`).
+        at: String,
+        /// What is wrong, ending with the fix.
+        problem: String,
+    },
+    /// An engine panicked; the panic was contained and turned into this error.
+    #[error(
+        "backend {backend} crashed while {stage}{}: {message}. calibr8 stopped it; the model \
+         likely uses something the engine cannot handle (run `calibr8 inspect` on it), otherwise \
+         please report this with the model",
+        node.as_ref().map(|n| format!(" (node '{n}')")).unwrap_or_default()
+    )]
+    BackendPanic {
+        /// The backend's name.
+        backend: String,
+        /// What it was doing (`loading the model`, `optimizing`, `running a batch`).
+        stage: String,
+        /// The node being processed, when known.
+        node: Option<String>,
+        /// The panic message and where it was raised.
+        message: String,
+    },
+    /// A backend name that no build of calibr8 knows.
+    #[error("unknown backend '{name}'; use one of {known}")]
+    UnknownBackend {
+        /// The name asked for.
+        name: String,
+        /// The names calibr8 knows, comma separated.
+        known: String,
+    },
+    /// The output folder cannot be replaced as a whole.
+    #[error("output folder {path}: {reason}")]
+    OutputFolder {
+        /// The folder.
+        path: PathBuf,
+        /// Why, and what to do.
+        reason: String,
+    },
+    /// The run was interrupted (SIGINT / SIGTERM); what it had created was removed.
+    #[error("interrupted; the files this run had started were removed and {path} is unchanged")]
+    Interrupted {
+        /// The output folder left as it was.
+        path: PathBuf,
     },
     /// A tensor named in a request does not exist in the model.
     #[error(

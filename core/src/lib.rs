@@ -14,33 +14,40 @@
 #![warn(missing_docs)]
 #![warn(clippy::unwrap_used)]
 
+pub mod auto;
 pub mod backend;
 pub mod compare;
 pub mod config;
+mod contain;
 pub mod data;
 mod error;
 pub mod export;
 pub mod graph;
+pub mod import;
 mod model;
 pub mod npy;
 pub mod ops;
 pub mod parallel;
 pub mod pb;
 pub mod plan;
+pub mod preprocess;
 pub mod quantize;
 pub mod quantized;
+pub mod shapes;
 pub mod tensor;
+pub mod validate;
 
 pub use backend::{Backend, Engine, EngineOptions, Lowering};
 pub use config::{ConfigRule, Precision, QuantConfig, QuantConfigBuilder, Target};
+pub use contain::contain;
 pub use data::{Batch, CalibrationData, InMemory, NpySource};
-pub use tensor::{ElemType, TensorMap, TensorValue};
 pub use error::{Error, Result};
 pub use graph::Graph;
 pub use model::{OnnxModel, ValueInfo};
 pub use plan::{QuantPlan, TensorRole, TensorTarget};
 pub use quantize::{quantize_with, quantize_with_progress, Progress};
 pub use quantized::{QuantizedModel, TensorQuant};
+pub use tensor::{ElemType, TensorMap, TensorValue};
 
 /// What every file of this crate needs.
 mod internal {

@@ -3,6 +3,7 @@
 
 use crate::internal::*;
 use crate::pb;
+use crate::validate::Limits;
 use prost::Message;
 use std::path::Path;
 
@@ -53,8 +54,18 @@ impl OnnxModel {
         Self::from_proto(proto, origin)
     }
 
-    /// Wraps an already decoded model, checking the little calibr8 relies on.
-    pub fn from_proto(mut proto: pb::ModelProto, origin: impl Into<String>) -> Result<Self> {
+    /// Wraps an already decoded model, running the [validation pass](crate::validate) with the
+    /// process's default [`Limits`].
+    pub fn from_proto(proto: pb::ModelProto, origin: impl Into<String>) -> Result<Self> {
+        Self::from_proto_with(proto, origin, &Limits::default())
+    }
+
+    /// [`OnnxModel::from_proto`] with explicit limits (the memory budget of the size check).
+    pub fn from_proto_with(
+        mut proto: pb::ModelProto,
+        origin: impl Into<String>,
+        limits: &Limits,
+    ) -> Result<Self> {
         let origin = origin.into();
         let invalid =
             |reason: &str| Error::InvalidModel { path: origin.clone(), reason: reason.into() };
@@ -77,12 +88,7 @@ impl OnnxModel {
                 node.name = name;
             }
         }
-        let opset = default_opset(&proto);
-        if opset != 0 && !(7..=21).contains(&opset) {
-            return Err(invalid(&format!(
-                "default-domain opset {opset} is outside the supported range 7..=21"
-            )));
-        }
+        crate::validate::validate_proto(&proto, &origin, limits)?;
         Ok(OnnxModel { proto, origin })
     }
 

@@ -44,6 +44,55 @@ pub struct QuantPlan {
     pub node_precision: BTreeMap<String, Precision>,
 }
 
+/// The error for a config that quantizes nothing, naming the rule responsible: calibrating
+/// zero tensors and writing a "QDQ" model without a Q/DQ node is a wrong success.
+fn nothing_quantized(
+    model: &OnnxModel,
+    config: &QuantConfig,
+    graph: &Graph,
+    any_selected: bool,
+    excluder: Option<usize>,
+) -> Error {
+    let mut types: Vec<&str> = graph.nodes.iter().map(|n| n.op_type.as_str()).collect();
+    types.sort_unstable();
+    types.dedup();
+    let has = format!("{} has op types {}", model.origin, types.join(", "));
+    if config.config_list.is_empty() {
+        return Error::config(
+            "config_list",
+            "is empty, so nothing would be quantized; add a rule such as \
+             `- op_types: [Conv, Gemm, MatMul]` (or leave the config out for TensorRT's preset)",
+        );
+    }
+    if let Some(ix) = excluder {
+        return Error::config(
+            format!("config_list[{ix}]"),
+            format!(
+                "excludes every node the rules before it select, so nothing would be quantized; \
+                 narrow its exclude_op_names / exclude_op_types ({has})"
+            ),
+        );
+    }
+    if !any_selected {
+        return Error::config(
+            "config_list",
+            format!(
+                "no rule selects a node of this model (op_types / op_names match nothing), so \
+                 nothing would be quantized; {has}. Run `calibr8 inspect {}`",
+                model.origin
+            ),
+        );
+    }
+    Error::config(
+        "config_list",
+        format!(
+            "the selected nodes have none of the requested target_names (weights exist on {} \
+             only), so nothing would be quantized; add _input_ or _output_ to target_names",
+            register_all_ops().weighted_op_types().join(", ")
+        ),
+    )
+}
+
 /// What the last rule matching a node decided.
 enum Decision<'a> {
     Quantize(&'a crate::config::ConfigRule),
@@ -80,7 +129,9 @@ impl QuantPlan {
 
         // Later rules override earlier ones, as in NNI.
         let mut decided: BTreeMap<usize, Decision> = BTreeMap::new();
-        for rule in &config.config_list {
+        // For the error when nothing is left: did any rule select a node, which rule undid it.
+        let (mut any_selected, mut excluder) = (false, None);
+        for (rule_ix, rule) in config.config_list.iter().enumerate() {
             let expand = |list: &Vec<String>| -> Vec<String> {
                 list.iter().flat_map(|o| expand_op_type(o).unwrap_or_default()).collect()
             };
@@ -92,8 +143,12 @@ impl QuantPlan {
                     || exclude_types.contains(&node.op_type)
                     || (rule.exclude && named);
                 if excluded {
+                    if matches!(decided.get(&ix), Some(Decision::Quantize(_))) {
+                        excluder = Some(rule_ix);
+                    }
                     decided.insert(ix, Decision::Exclude(rule.precision));
                 } else if named {
+                    any_selected = true;
                     decided.insert(ix, Decision::Quantize(rule));
                 }
             }
@@ -171,6 +226,9 @@ impl QuantPlan {
             if quantized_any {
                 plan.node_precision.insert(node.name.clone(), Precision::Int8);
             }
+        }
+        if plan.tensors.is_empty() {
+            return Err(nothing_quantized(model, config, &graph, any_selected, excluder));
         }
         Ok(plan)
     }

@@ -51,9 +51,20 @@ pub fn quantize_with_progress(
     jobs: usize,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<QuantizedModel> {
-    let plan = QuantPlan::resolve(model, config)?;
-    let ranges = calibrate(backend, model, &plan, data, config, jobs, progress)?;
-    QuantizedModel::new(model.clone(), plan, ranges, config.clone())
+    // The model the runtime will run (BatchNorm folded, legacy Softmax rewritten); engines
+    // get the configured input shapes, the export keeps the dynamic dims.
+    let model = crate::preprocess::for_quantization(model, config)?;
+    let run_model = crate::shapes::with_input_shapes(&model, &config.input_shapes)?;
+    let plan = QuantPlan::resolve(&model, config)?;
+    if config.is_auto() {
+        let (ranges, choices) =
+            calibrate_auto(backend, &run_model, &plan, data, config, jobs, progress)?;
+        let mut q = QuantizedModel::new(model, plan, ranges, config.clone())?;
+        q.auto = choices;
+        return Ok(q);
+    }
+    let ranges = calibrate(backend, &run_model, &plan, data, config, jobs, progress)?;
+    QuantizedModel::new(model, plan, ranges, config.clone())
 }
 
 /// Observes every tensor of `plan` and returns their ranges.
@@ -74,6 +85,33 @@ pub fn calibrate(
             .collect::<Result<BTreeMap<_, _>, _>>()?,
     );
     Ok(ranges)
+}
+
+/// `method: auto`: one capture pass keeping every method's statistics, then a choice per
+/// activation by the error it causes in the nodes that read it ([`crate::auto`]).
+pub fn calibrate_auto(
+    backend: &dyn Backend,
+    model: &OnnxModel,
+    plan: &QuantPlan,
+    data: &dyn CalibrationData,
+    config: &QuantConfig,
+    jobs: usize,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(BTreeMap<String, TensorRange>, BTreeMap<String, crate::auto::AutoChoice>)> {
+    let mut ranges = observe_weights(model, plan, config)?;
+    // Capturing under EMA tracks its default decay; `collect_all` keeps min/max and the
+    // histogram for the other candidates.
+    let decay = calibr8_calibration::DEFAULT_EMA_DECAY;
+    let capture = QuantConfig {
+        method: calibr8_calibration::Method::EmaMinMax { decay },
+        ..config.clone()
+    };
+    let observers =
+        observe_activations(backend, model, plan, data, &capture, true, jobs, progress)?;
+    let (chosen, choices) =
+        crate::auto::choose_ranges(backend, model, plan, data, decay, &ranges, &observers)?;
+    ranges.extend(chosen);
+    Ok((ranges, choices))
 }
 
 /// Weights are constants: one observation each, straight from the model file, with the config's
@@ -164,9 +202,8 @@ pub fn observe_activations(
     let reads_inputs = capture.len() < targets.len();
     let options = EngineOptions { capture, ..EngineOptions::default() };
     let first = backend.prepare(Lowering::Float(model), &options)?;
-    let mut engines = engines_for(first, jobs, &mut || {
-        backend.prepare(Lowering::Float(model), &options)
-    })?;
+    let mut engines =
+        engines_for(first, jobs, &mut || backend.prepare(Lowering::Float(model), &options))?;
     tracing::debug!(
         "calibration: {} batch(es) at once; memory holds at most that many batches' captured tensors",
         engines.len()
@@ -177,9 +214,8 @@ pub fn observe_activations(
     // the histogram observers replay the data).
     let mut in_pass = vec![true; observers.len()];
     loop {
-        let batches = data
-            .batches()
-            .map(|batch| bind(&graph_inputs, &model.origin, &source_name, batch?));
+        let batches =
+            data.batches().map(|batch| bind(&graph_inputs, &model.origin, &source_name, batch?));
         run_in_order(&mut engines, batches, reads_inputs, &mut |ix, batch, outputs| {
             // Every observer runs; the first error in observer (name) order is reported, so
             // the message does not depend on thread scheduling.
@@ -193,17 +229,21 @@ pub fn observe_activations(
                     let value = batch.get(name).or_else(|| outputs.get(name)).ok_or_else(|| {
                         Error::backend(
                             backend.name(),
-                            format!("returned no tensor '{name}' though it was asked to capture it"),
+                            format!(
+                                "returned no tensor '{name}' though it was asked to capture it"
+                            ),
                         )
                     })?;
-                    let array = value.as_f32().ok_or_else(|| Error::data(
-                        name.as_str(),
-                        format!(
-                            "is {}; only float tensors are calibrated (exclude the node that \
+                    let array = value.as_f32().ok_or_else(|| {
+                        Error::data(
+                            name.as_str(),
+                            format!(
+                                "is {}; only float tensors are calibrated (exclude the node that \
                              reads it from quantization)",
-                            value.elem_type()
-                        ),
-                    ))?;
+                                value.elem_type()
+                            ),
+                        )
+                    })?;
                     let array = array.as_standard_layout();
                     let values = array.as_slice().unwrap_or_default();
                     Ok(observer.observe(values, array.shape())?)

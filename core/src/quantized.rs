@@ -48,6 +48,8 @@ pub struct QuantizedModel {
     pub node_precision: BTreeMap<String, Precision>,
     /// The config that produced it.
     pub config: QuantConfig,
+    /// With `method: auto`: what was chosen per activation tensor, and each candidate's score.
+    pub auto: BTreeMap<String, crate::auto::AutoChoice>,
 }
 
 impl QuantizedModel {
@@ -66,7 +68,13 @@ impl QuantizedModel {
             })?;
             tensors.insert(name, TensorQuant::new(target, range));
         }
-        Ok(QuantizedModel { model, tensors, node_precision: plan.node_precision, config })
+        Ok(QuantizedModel {
+            model,
+            tensors,
+            node_precision: plan.node_precision,
+            config,
+            auto: BTreeMap::new(),
+        })
     }
 
     /// Quantized activations, sorted by name.

@@ -111,11 +111,11 @@ fn serialization_writes_the_canonical_method_string_and_reads_back() {
         .weight_method(Method::EmaMinMax { decay: 0.99 })
         .build()
         .expect("valid");
-    let yaml = serde_yaml::to_string(&config).expect("yaml");
+    let yaml = yaml_serde::to_string(&config).expect("yaml");
     assert!(yaml.contains("method: percentile:99.9\n"), "{yaml}");
     assert!(yaml.contains("weight_method: ema\n"), "{yaml}");
     assert!(!yaml.contains("ema_decay") && !yaml.contains("\npercentile"), "{yaml}");
-    assert_eq!(serde_yaml::from_str::<QuantConfig>(&yaml).expect("back"), config);
+    assert_eq!(yaml_serde::from_str::<QuantConfig>(&yaml).expect("back"), config);
     let json = serde_json::to_string(&config).expect("json");
     assert!(json.contains(r#""method":"percentile:99.9""#), "{json}");
     assert_eq!(serde_json::from_str::<QuantConfig>(&json).expect("back"), config);

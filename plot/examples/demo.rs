@@ -16,6 +16,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ],
         value_label: "latency (ms)".into(),
         horizontal: false,
+        value_axis: calibr8_plot::ValueAxis::Zero,
+        lines: vec![],
     };
     let layers = BarChart {
         title: "Per-layer error".into(),
@@ -27,6 +29,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         series: vec![Series { name: "SQNR".into(), values: vec![31.2, 24.7, 18.3] }],
         value_label: "SQNR (dB)".into(),
         horizontal: true,
+        value_axis: calibr8_plot::ValueAxis::Zero,
+        lines: vec![],
     };
     let map = Heatmap {
         title: "Speed-up at batch 32".into(),
@@ -35,6 +39,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         values: vec![vec![1.0, 0.52], vec![1.92, 1.0]],
         value_label: "column latency ÷ row latency".into(),
         value_format: "{:.2}×".into(),
+        colors: calibr8_plot::ColorScale::Sequential,
+        empty: vec![],
     };
     for (name, out) in [
         ("latency", bar_chart(&bars)?),

@@ -52,3 +52,20 @@ pub(crate) fn text_on(background: RGBColor) -> RGBColor {
         RGBColor(255, 255, 255)
     }
 }
+
+/// Diverging map (ColorBrewer PuOr, colour-blind safe) for `t` in [-1, 1] (clamped): purple
+/// below 0, white at 0, orange above.
+pub(crate) fn diverging(t: f64) -> RGBColor {
+    const LOW: (f64, f64, f64) = (84.0, 39.0, 136.0);
+    const MID: (f64, f64, f64) = (247.0, 247.0, 247.0);
+    const HIGH: (f64, f64, f64) = (179.0, 88.0, 6.0);
+    let t = if t.is_finite() { t.clamp(-1.0, 1.0) } else { 0.0 };
+    let (a, b, f) = if t < 0.0 { (MID, LOW, -t) } else { (MID, HIGH, t) };
+    let mix = |x: f64, y: f64| (x + (y - x) * f).round() as u8;
+    RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+}
+
+/// Grey, dashed in use: reference lines.
+pub(crate) const REFERENCE: RGBColor = RGBColor(90, 90, 90);
+/// Dark red: target lines (no series colour is red).
+pub(crate) const TARGET: RGBColor = RGBColor(200, 0, 0);

@@ -36,6 +36,16 @@ pub enum PlotError {
         /// The value.
         value: f64,
     },
+    /// A value ≤ 0 on a logarithmic axis.
+    #[error("chart {chart:?}: {what} is {value}, which a logarithmic axis cannot show; use ValueAxis::Zero or Fit")]
+    NotPositive {
+        /// Chart title.
+        chart: String,
+        /// Where the value sits.
+        what: String,
+        /// The value.
+        value: f64,
+    },
     /// A `value_format` that is not `prefix{:.N}suffix` / `prefix{}suffix`.
     #[error("value format {format:?}: {reason}; use e.g. \"{{:.2}}×\"")]
     BadFormat {

@@ -18,6 +18,8 @@
 //!     ],
 //!     value_label: "latency (ms)".into(),
 //!     horizontal: false,
+//!     value_axis: calibr8_plot::ValueAxis::Zero,
+//!     lines: vec![],
 //! };
 //! let out = bar_chart(&chart)?;
 //! assert!(out.svg.contains("digits_cnn latency"));
@@ -40,6 +42,8 @@ pub use bar::{bar_chart, bar_chart_size};
 pub use error::PlotError;
 pub use format::ValueFormat;
 pub use heatmap::{heatmap, heatmap_size};
+
+pub mod reports;
 
 /// One named series of a [`BarChart`]: one value per category (NaN = n/a, drawn as a label only).
 #[derive(Debug, Clone, PartialEq)]
@@ -64,6 +68,59 @@ pub struct BarChart {
     /// Bars grow to the right and categories are listed top to bottom: for long category names
     /// such as layer names.
     pub horizontal: bool,
+    /// How the value axis is scaled.
+    pub value_axis: ValueAxis,
+    /// Reference and target lines across the bars (e.g. the fp32 accuracy, an SQNR target).
+    pub lines: Vec<RefLine>,
+}
+
+/// Scale of a bar chart's value axis.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ValueAxis {
+    /// Linear from 0: bar lengths are proportional to the values (latencies, counts).
+    #[default]
+    Zero,
+    /// Linear over the data's own range: for values whose differences matter and whose
+    /// distance from 0 does not (98.06 % vs 98.33 %, 36 vs 37.7 dB). Bars start at the axis
+    /// minimum, so lengths show differences, not ratios; the axis labels say where it starts.
+    Fit,
+    /// Logarithmic: for values spanning decades (batch 1 at 0.06 ms, batch 32 at 3,000 ms).
+    /// Values must be positive.
+    Log,
+}
+
+/// A line across a bar chart at `value`, with a legend entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefLine {
+    /// Legend entry, e.g. `"fp32 reference (98.06 %)"` or `"target ≥ 40 dB"`.
+    pub label: String,
+    /// Where the line is, in the chart's value units.
+    pub value: f64,
+    /// Reference (grey) or target (red).
+    pub kind: LineKind,
+}
+
+/// What a [`RefLine`] stands for; sets its colour, apart from every series colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineKind {
+    /// A baseline such as the float model's accuracy.
+    Reference,
+    /// A goal such as an accuracy target.
+    Target,
+}
+
+/// How heat-map cells are coloured.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub enum ColorScale {
+    /// Viridis from the smallest to the largest value (log when they span a factor of 10).
+    #[default]
+    Sequential,
+    /// Ratios: a diverging map on a log scale, white at `center` (1 for speed-ups), one hue
+    /// above and another below, symmetric in log space; a colour bar shows the scale.
+    Diverging {
+        /// The neutral ratio, e.g. 1.0.
+        center: f64,
+    },
 }
 
 /// A heat-map of `rows × columns` values with each value printed in its cell.
@@ -82,6 +139,11 @@ pub struct Heatmap {
     /// How a cell's value is printed: `"{:.2}×"` = 2 decimals and the suffix `×`; any text before
     /// `{` is a prefix. See [`ValueFormat`].
     pub value_format: String,
+    /// How cells are coloured.
+    pub colors: ColorScale,
+    /// `(row, column)` cells left blank (white, no text): e.g. a speed-up map's diagonal and
+    /// the reciprocal half.
+    pub empty: Vec<(usize, usize)>,
 }
 
 /// A rendered chart: the same picture as SVG text and as PNG bytes.

@@ -30,6 +30,8 @@ fn latency_chart(horizontal: bool) -> BarChart {
         ],
         value_label: "latency (ms)".into(),
         horizontal,
+        value_axis: calibr8_plot::ValueAxis::Zero,
+        lines: vec![],
     }
 }
 
@@ -94,6 +96,8 @@ fn speedup_map() -> Heatmap {
         values: vec![vec![1.0, 0.5, f64::NAN], vec![2.0, 1.0, f64::NAN]],
         value_label: "speed-up = column latency ÷ row latency".into(),
         value_format: "{:.2}×".into(),
+        colors: calibr8_plot::ColorScale::Sequential,
+        empty: vec![],
     }
 }
 
@@ -155,4 +159,129 @@ fn bad_input_is_an_error_naming_the_part() {
     let mut map = speedup_map();
     map.values[0][0] = f64::NEG_INFINITY;
     assert!(matches!(heatmap(&map), Err(PlotError::NonFinite { .. })));
+}
+
+fn first_row_with(rgb: &[u8], width: u32, colour: [u8; 3]) -> Option<usize> {
+    rgb.chunks_exact(3).position(|p| p == colour).map(|i| i / width as usize)
+}
+
+// See: issue 14 — method bars started at 0 and hid differences of 0.27 points.
+#[test]
+fn issue_14_fit_axis_shows_small_differences() {
+    let chart = |axis| BarChart {
+        title: "top-1 per method".into(),
+        categories: vec!["minmax".into(), "mse".into()],
+        series: vec![Series { name: "all int8".into(), values: vec![98.06, 98.33] }],
+        value_label: "top-1 accuracy (%)".into(),
+        horizontal: false,
+        value_axis: axis,
+        lines: vec![],
+    };
+    let bar_px = |axis| {
+        let (w, _, rgb) = decode(&bar_chart(&chart(axis)).expect("renders").png);
+        // Bar tops: the first row holding the series colour, per half of the picture.
+        let blue = [0u8, 114, 178];
+        let mut tops = [usize::MAX; 2];
+        for (i, p) in rgb.chunks_exact(3).enumerate() {
+            if p == blue {
+                let (x, y) = (i % w as usize, i / w as usize);
+                let half = usize::from(x >= w as usize / 2);
+                tops[half] = tops[half].min(y);
+            }
+        }
+        tops
+    };
+    let zero = bar_px(calibr8_plot::ValueAxis::Zero);
+    let fit = bar_px(calibr8_plot::ValueAxis::Fit);
+    // From 0, 0.27 points are about one pixel; on a fitted axis, dozens.
+    assert!(zero[0].abs_diff(zero[1]) <= 2, "{zero:?}");
+    assert!(fit[0] > fit[1] + 40, "{fit:?}");
+}
+
+// See: issue 14 — the fp32 reference was a bar in the int8 colour; mixed_steps had no target.
+#[test]
+fn issue_14_reference_and_target_lines_have_their_own_colours_and_legend() {
+    let chart = BarChart {
+        title: "steps".into(),
+        categories: vec!["0: all int8".into(), "1: +fc2 in fp32".into()],
+        series: vec![Series { name: "whole model".into(), values: vec![37.4, 40.5] }],
+        value_label: "SQNR (dB)".into(),
+        horizontal: true,
+        value_axis: calibr8_plot::ValueAxis::Fit,
+        lines: vec![
+            calibr8_plot::RefLine {
+                label: "target: SQNR ≥ 40 dB".into(),
+                value: 40.0,
+                kind: calibr8_plot::LineKind::Target,
+            },
+            calibr8_plot::RefLine {
+                label: "fp32 reference".into(),
+                value: 38.0,
+                kind: calibr8_plot::LineKind::Reference,
+            },
+        ],
+    };
+    let out = bar_chart(&chart).expect("renders");
+    let (_, _, rgb) = decode(&out.png);
+    assert!(count_pixels(&rgb, [200, 0, 0]) > 100, "no red target line");
+    assert!(count_pixels(&rgb, [90, 90, 90]) > 100, "no grey reference line");
+    assert!(out.svg.contains("target: SQNR ≥ 40 dB") && out.svg.contains("fp32 reference"));
+    let mut bad = chart.clone();
+    bad.lines[0].value = f64::INFINITY;
+    assert!(bar_chart(&bad).unwrap_err().to_string().contains("target"));
+}
+
+// See: issue 14 — the layers_sqnr legend listed the series in the reverse of the bars.
+#[test]
+fn issue_14_horizontal_bars_follow_the_legend_order() {
+    let chart = latency_chart(true);
+    let (w, _, rgb) = decode(&bar_chart(&chart).expect("renders").png);
+    let blue = first_row_with(&rgb, w, [0, 114, 178]).unwrap();
+    let orange = first_row_with(&rgb, w, [230, 159, 0]).unwrap();
+    // Legend swatches aside, the first series' bar of the first group is above the second's.
+    assert!(blue < orange, "blue row {blue}, orange row {orange}");
+}
+
+// See: issue 14 — batch 1 (64 ms) and batch 32 (3,060 ms) on one linear axis.
+#[test]
+fn issue_14_log_axis_takes_decades_and_refuses_zero() {
+    let mut chart = latency_chart(false);
+    chart.value_axis = calibr8_plot::ValueAxis::Log;
+    chart.series[0].values = vec![64.0, 3060.0];
+    let out = bar_chart(&chart).expect("renders");
+    assert!(out.svg.contains("3060") && out.svg.contains("64.0"));
+    // Ticks at powers of ten are labelled with their values.
+    assert!(out.svg.contains(">100<") || out.svg.contains(">1000<"), "no decade ticks");
+    chart.series[0].values = vec![0.0, 3060.0];
+    let e = bar_chart(&chart).unwrap_err().to_string();
+    assert!(e.contains("logarithmic"), "{e}");
+}
+
+// See: issue 14 — the speed-up map used viridis for ratios around 1×, no colour bar, and showed
+// every pair twice.
+#[test]
+fn issue_14_diverging_speedup_map_is_centred_on_one_with_a_colour_bar() {
+    let map = Heatmap {
+        title: "speed-up".into(),
+        rows: vec!["tract int8 · batch 1".into(), "tract int8-qdq · batch 1".into()],
+        columns: vec!["tract fp32".into(), "tract int8".into()],
+        values: vec![vec![4.0, 1.0], vec![0.25, 1.0]],
+        value_label: "column latency ÷ row latency".into(),
+        value_format: "{:.2}×".into(),
+        colors: calibr8_plot::ColorScale::Diverging { center: 1.0 },
+        empty: vec![(0, 1)],
+    };
+    let out = heatmap(&map).expect("renders");
+    let (w, h, rgb) = decode(&out.png);
+    assert_eq!((w, h), heatmap_size(&map));
+    // 4× and 1/4× are the ends of the scale: full orange and full purple cells.
+    assert!(count_pixels(&rgb, [179, 88, 6]) > 60 * 30, "4× cell not orange");
+    assert!(count_pixels(&rgb, [84, 39, 136]) > 60 * 30, "0.25× cell not purple");
+    // The empty cell has no text; the colour bar has 1-2-5 ticks within [1/4, 4].
+    assert!(out.svg.contains("4.00×") && out.svg.contains("0.25×"));
+    assert!(out.svg.contains(">0.50×<") && out.svg.contains(">2.00×<"), "colour-bar ticks");
+    assert_eq!(out.svg.matches(">1.00×<").count(), 2, "one 1× cell + the centre tick");
+    let mut bad = map.clone();
+    bad.values[1][0] = 0.0;
+    assert!(heatmap(&bad).is_err());
 }

@@ -82,7 +82,9 @@ impl Backend for BurnBackend {
                 &quantized
             }
         };
-        let interpreter = Interpreter::new(model, &options.capture, self.device.clone())?;
+        let interpreter = calibr8_core::contain("burn", "loading the model", || {
+            Interpreter::new(model, &options.capture, self.device.clone())
+        })?;
         Ok(Box::new(BurnEngine { interpreter }))
     }
 }
@@ -97,6 +99,6 @@ impl Engine for BurnEngine {
     }
 
     fn run(&mut self, inputs: TensorMap) -> Result<TensorMap> {
-        self.interpreter.run(inputs)
+        calibr8_core::contain("burn", "running a batch", || self.interpreter.run(inputs))
     }
 }

@@ -83,7 +83,10 @@ where
 {
     let traced = trace(model, forward, example_input)?;
     let data = Batches::from_tensors(calibration_batches)?;
-    Ok(calibr8_core::quantize_with(backend, &traced.model, &data, config)?)
+    // The ranges go back into the burn module by parameter path, where BatchNorm stays a
+    // separate layer: weights must keep their names and unfolded values.
+    let config = QuantConfig { fold_batchnorm: false, ..config.clone() };
+    Ok(calibr8_core::quantize_with(backend, &traced.model, &data, &config)?)
 }
 
 /// Calibration batches held in memory exactly as given (no re-batching: the first batch sets

@@ -166,7 +166,7 @@ fn run() -> Result<()> {
         None => QuantConfig::default(),
     };
     if args.config.is_none() || args.method != "entropy" {
-        config.method = args.method.clone();
+        config.method = args.method.parse().map_err(|e: String| Error::config("--method", e))?;
     }
     let t = Instant::now();
     let quantized = quantize_with(&TractBackend, &model, &data, &config)?;

@@ -115,6 +115,11 @@ impl Backend for TensorRtBackend {
         let (bytes, report, _) = self.build(&plan)?;
         Ok(Box::new(TrtEngine::from_plan(&bytes, self.device, report)?))
     }
+
+    /// TensorRT honours fp16 and fp32 precision constraints on layers kept out of int8.
+    fn float_precision_for(&self, precision: Precision) -> Precision {
+        precision
+    }
 }
 
 /// Event timings of one engine: the enqueue alone, and with host↔device copies.
@@ -309,7 +314,10 @@ impl Engine for TrtEngine {
                         other.elem_type()
                     ),
                 }),
-                None => Err(Error::data(name.as_str(), "is a model input the batch gives no tensor for")),
+                None => Err(Error::data(
+                    name.as_str(),
+                    "is a model input the batch gives no tensor for",
+                )),
             })
             .collect::<Result<Vec<ArrayD<f32>>>>()?;
         self.bind(&inputs)?;

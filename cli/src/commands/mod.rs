@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod compare;
+pub mod completions;
 mod inspect;
 mod quantize;
 
@@ -9,10 +10,12 @@ use crate::args::{Cli, Command};
 use std::process::ExitCode;
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let out = crate::output::Output { format: cli.format, quiet: cli.quiet };
     match cli.command {
-        Command::Quantize(args) => quantize::run(args),
-        Command::Inspect(args) => inspect::run(args),
-        Command::Compare(args) => compare::run(args),
-        Command::Bench(args) => bench::run(args),
+        Command::Quantize(args) => quantize::run(args, out),
+        Command::Inspect(args) => inspect::run(args, out),
+        Command::Compare(args) => compare::run(args, out),
+        Command::Bench(args) => bench::run(args, out),
+        Command::Completions(args) => completions::run(args),
     }
 }

@@ -1,13 +1,13 @@
 //! `calibr8 quantize`: CLI flags → a validated `QuantConfig` → calibrate → write artifacts.
 
 use crate::args::{HistogramArg, QuantizeArgs};
+use crate::output::Output;
 use crate::summary;
 use anyhow::Context;
 use calibr8::calibration::HistogramMode;
 use calibr8::core::config::GranularityName;
-use calibr8::export::{write_artifacts, ArtifactOptions, TrtVersion};
+use calibr8::export::{write_artifacts, ArtifactOptions};
 use calibr8::{CalibrationData, NpySource, OnnxModel, QuantConfig};
-use indicatif::{ProgressBar, ProgressStyle};
 use std::process::ExitCode;
 
 /// Builds the config from the file (or TensorRT's preset) and the flags, which win.
@@ -17,16 +17,26 @@ pub fn config_from_args(args: &QuantizeArgs) -> anyhow::Result<QuantConfig> {
         None => QuantConfig::default(),
     };
     if let Some(m) = args.method {
-        config.method = m.as_str().into();
+        config.method = m.as_str().parse().map_err(anyhow::Error::msg)?;
     }
     if let Some(p) = args.percentile {
-        config.percentile = p;
+        config.method = crate::rules::with_percentile(&config.method, p)?;
     }
     if let Some(h) = args.histogram {
         config.histogram = match h {
             HistogramArg::Streaming => HistogramMode::Streaming,
             HistogramArg::TwoPass => HistogramMode::TwoPass,
         };
+    }
+    args.rules.apply(&mut config)?;
+    for text in &args.input_shape {
+        let (name, dims) = calibr8::core::shapes::parse_input_shape(text)?;
+        config.input_shapes.insert(name, dims);
+    }
+    if args.no_fold_batchnorm {
+        config.fold_batchnorm = false;
+    } else if args.fold_batchnorm {
+        config.fold_batchnorm = true;
     }
     if args.per_tensor_weights {
         for rule in &mut config.config_list {
@@ -37,62 +47,59 @@ pub fn config_from_args(args: &QuantizeArgs) -> anyhow::Result<QuantConfig> {
     Ok(config)
 }
 
-pub fn run(args: QuantizeArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: QuantizeArgs, out: Output) -> anyhow::Result<ExitCode> {
     let config = config_from_args(&args)?;
-    let trt_version: TrtVersion = args.trt_version.parse()?;
+    let trt_version = args.trt_version;
     let model = OnnxModel::load(&args.model)?;
-    let batch = crate::batch::batch_size(&model, args.batch)?;
+    args.rules.check_nodes(&model)?;
+    // --input-shape may fix the batch of a dynamic model.
+    let shaped = calibr8::core::shapes::with_input_shapes(&model, &config.input_shapes)?;
+    let batch = crate::batch::batch_size(&shaped, args.batch)?;
     let data = NpySource::open(&args.calib, batch)?;
     let backend = calibr8::backend_for_name(&args.backend)?;
     if std::path::Path::new(&args.out).is_file() {
         anyhow::bail!("--out {} is a file; give a folder", args.out.display());
     }
-
-    let bar = if args.quiet {
-        ProgressBar::hidden()
-    } else {
-        let bar = ProgressBar::new(data.num_batches().unwrap_or(0) as u64);
-        bar.set_style(
-            ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} batches {elapsed}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-        );
-        bar
-    };
-    bar.set_prefix(format!("calibrating ({})", config.method));
-    let started = std::time::Instant::now();
     let jobs = match args.jobs {
         Some(0) => anyhow::bail!("--jobs must be at least 1"),
         Some(n) => n,
         None => calibr8::core::parallel::default_jobs(),
     };
-    let quantized = calibr8::quantize_with_progress(
-        backend.as_ref(),
-        &model,
-        &data,
-        &config,
-        jobs,
-        &mut |p| {
-            if p.pass == 2 && p.batch == 1 {
-                bar.set_prefix("histogram pass");
-                bar.reset();
+
+    let mut stages = crate::progress::Stages::new(out.quiet);
+    let batches = data.num_batches();
+    stages.start(&format!("calibrating ({})", config.method), batches);
+    let started = std::time::Instant::now();
+    let mut pass = 1;
+    let quantized =
+        calibr8::quantize_with_progress(backend.as_ref(), &model, &data, &config, jobs, &mut |p| {
+            if p.pass != pass {
+                pass = p.pass;
+                stages.start("histogram pass", p.batches.or(batches));
             }
-            bar.set_position(p.batch as u64);
-        },
-    )
-    .with_context(|| format!("calibrating {}", model.origin))?;
-    bar.finish_and_clear();
+            stages.step(p.batch, &format!("batch {}", p.batch));
+        })
+        .with_context(|| format!("calibrating {}", model.origin))?;
+    stages.finish();
     let elapsed = started.elapsed();
 
     let written = write_artifacts(&quantized, &args.out, &ArtifactOptions { trt_version })
         .with_context(|| format!("writing artifacts to {}", args.out.display()))?;
 
-    let mut err = std::io::stderr().lock();
-    summary::print(&mut err, &quantized, data.num_samples(), elapsed)?;
-    summary::warn_clipping(&mut err, &quantized)?;
-    for path in written {
-        use std::io::Write;
-        writeln!(err, "wrote {}", path.display())?;
+    if let Some(line) = summary::auto_line(&quantized) {
+        out.log(line);
     }
+    for warning in summary::clipping_warnings(&quantized) {
+        out.log(format!("warning: {warning}"));
+    }
+    let in_subgraphs = calibr8::core::preprocess::subgraph_nodes(&model);
+    if let Some(line) = calibr8::core::preprocess::describe_float_subgraphs(&in_subgraphs, 8) {
+        out.log(format!("warning: {line}"));
+    }
+    let samples = data.num_samples();
+    out.result(
+        || summary::text(&quantized, samples, elapsed, &written),
+        &summary::json(&quantized, &model, &args.calib, samples, elapsed, &written),
+    )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -4,11 +4,11 @@
 
 use super::metrics::{MetricAccumulator, Metrics};
 use crate::backend::{Backend, Engine, EngineOptions, Lowering};
-use crate::parallel::{default_jobs, engines_for, run_in_order};
+use crate::data::bind;
 use crate::data::CalibrationData;
 use crate::internal::*;
-use crate::data::bind;
 use crate::npy::read_npy;
+use crate::parallel::{default_jobs, engines_for, run_in_order};
 use crate::tensor::{ElemType, TensorMap, TensorValue};
 use ndarray::ArrayD;
 use serde::{Deserialize, Serialize};
@@ -120,7 +120,8 @@ impl<'a> Evaluation<'a> {
         })?;
         let mut reference_outputs = vec![];
         let mut batch_rows = vec![];
-        let batches = data.batches().map(|batch| bind(&inputs, &model.origin, &data.name(), batch?));
+        let batches =
+            data.batches().map(|batch| bind(&inputs, &model.origin, &data.name(), batch?));
         run_in_order(&mut engines, batches, true, &mut |_, inputs, outputs| {
             batch_rows.push(inputs.samples());
             reference_outputs.push(outputs.into_f32());
@@ -136,6 +137,24 @@ impl<'a> Evaluation<'a> {
                          one label per sample, in the same order",
                         labels.values.len(),
                         data.name()
+                    ),
+                ));
+            }
+        }
+        // Labels outside the classes would score 0% top-1 and look like a model problem.
+        let first = reference_outputs.first().and_then(|o| o.first()).filter(|a| a.ndim() >= 2);
+        if let (Some(labels), Some(first)) = (&labels, first) {
+            let classes = first.shape().last().copied().unwrap_or(1);
+            let outside =
+                labels.values.iter().enumerate().find(|(_, &v)| v < 0 || v as usize >= classes);
+            if let Some((ix, bad)) = outside {
+                return Err(Error::data(
+                    labels.source.clone(),
+                    format!(
+                        "label {bad} (sample {ix}) is outside [0, {classes}): output '{}' of {} has \
+                         {classes} classes. Check that the labels belong to this model and data",
+                        output_names.first().map(String::as_str).unwrap_or(""),
+                        model.origin
                     ),
                 ));
             }
@@ -305,7 +324,10 @@ impl<'a> Evaluation<'a> {
             let (Some(reference), Some(&rows)) =
                 (self.reference_outputs.get(b), self.batch_rows.get(b))
             else {
-                return Err(Error::data(self.data.name(), "gave more batches than the reference run"));
+                return Err(Error::data(
+                    self.data.name(),
+                    "gave more batches than the reference run",
+                ));
             };
             let offset = offsets[b];
             let mut values = result.into_f32();

@@ -28,7 +28,7 @@ pub enum RankBy {
 }
 
 impl RankBy {
-    /// Higher is better. Ties on top-1 are broken by SQNR in [`rank_methods`].
+    /// Higher is better. Ties on top-1 (within sampling noise) are broken in [`rank`].
     pub fn score(self, m: &Metrics) -> f64 {
         match self {
             RankBy::Top1 => m.top1_accuracy.or(m.top1_agreement).unwrap_or(f64::NEG_INFINITY),
@@ -53,7 +53,8 @@ impl std::fmt::Display for RankBy {
 pub struct MethodResult {
     /// The method, with its parameter (serialized as `percentile:99.9`, `entropy`, ...).
     pub method: Method,
-    /// 1 = best by the ranking metric, then SQNR.
+    /// 1 = best by the ranking metric (top-1 ties within sampling noise broken by agreement,
+    /// then SQNR).
     pub rank: usize,
     /// Quantized tensors whose observer clipped more than 1% of the calibration values.
     pub tensors_clipping_over_1pct: usize,
@@ -77,7 +78,9 @@ pub fn calibrate_methods(
     }
     let mut decays = methods.iter().filter_map(|m| match m {
         Method::EmaMinMax { decay } => Some(*decay),
-        Method::MinMax | Method::Percentile { .. } | Method::Entropy | Method::Mse => None,
+        Method::MinMax | Method::Percentile { .. } | Method::Entropy | Method::Mse | Method::Auto => {
+            None
+        }
     });
     let decay = decays.next().unwrap_or(DEFAULT_EMA_DECAY);
     if let Some(other) = decays.find(|d| *d != decay) {
@@ -88,6 +91,9 @@ pub fn calibrate_methods(
             ),
         ));
     }
+    // The model quantize() calibrates: pre-processed, run at the configured input shapes.
+    let model = &crate::preprocess::for_quantization(model, config)?;
+    let run_model = &crate::shapes::with_input_shapes(model, &config.input_shapes)?;
     let plan = QuantPlan::resolve(model, config)?;
     let weights = observe_weights(model, &plan, config)?;
     // Capturing under EMA tracks the EMA at the requested decay; `collect_all` keeps min/max
@@ -96,7 +102,7 @@ pub fn calibrate_methods(
     let observers =
         observe_activations(
             backend,
-            model,
+            run_model,
             &plan,
             data,
             &capture_config,
@@ -107,6 +113,18 @@ pub fn calibrate_methods(
     let mut out = vec![];
     for method in methods {
         let mut ranges = weights.clone();
+        if *method == Method::Auto {
+            // The same capture; each tensor's range chosen by its consumers' error.
+            let (chosen, choices) = crate::auto::choose_ranges(
+                backend, run_model, &plan, data, decay, &ranges, &observers,
+            )?;
+            ranges.extend(chosen);
+            let method_config = QuantConfig { method: Method::Auto, ..config.clone() };
+            let mut q = QuantizedModel::new(model.clone(), plan.clone(), ranges, method_config)?;
+            q.auto = choices;
+            out.push((Method::Auto, q));
+            continue;
+        }
         for (tensor, observer) in &observers {
             ranges.insert(tensor.clone(), observer.finish_as(method)?);
         }
@@ -120,7 +138,7 @@ pub fn calibrate_methods(
 }
 
 /// Evaluates every calibrated model on `candidate` against the reference and ranks them, best
-/// first: by `rank_by` on the first output, ties broken by SQNR, then by the given order.
+/// first (see [`rank`]).
 pub fn rank_methods(
     eval: &Evaluation<'_>,
     candidate: &dyn Backend,
@@ -129,30 +147,69 @@ pub fn rank_methods(
 ) -> Result<Vec<MethodResult>> {
     let mut results = vec![];
     for (method, q) in models {
-        let outputs = eval.outputs(candidate, Lowering::Quantized(q))?;
-        let clipping = q.activations().filter(|t| t.range.clipped_fraction > 0.01).count();
-        results.push(MethodResult {
-            method: method.clone(),
-            rank: 0,
-            tensors_clipping_over_1pct: clipping,
-            outputs,
-        });
+        results.push(evaluate_method(eval, candidate, method, q)?);
     }
-    let key = |r: &MethodResult| {
-        r.outputs
-            .first()
-            .map(|o| (rank_by.score(&o.metrics), o.metrics.sqnr_or_inf()))
-            .unwrap_or((f64::NEG_INFINITY, f64::NEG_INFINITY))
+    Ok(rank(results, rank_by, eval.samples()))
+}
+
+/// One calibrated model on `candidate` against the reference (rank 0 until [`rank`]).
+pub fn evaluate_method(
+    eval: &Evaluation<'_>,
+    candidate: &dyn Backend,
+    method: &Method,
+    q: &QuantizedModel,
+) -> Result<MethodResult> {
+    let outputs = eval.outputs(candidate, Lowering::Quantized(q))?;
+    let clipping = q.activations().filter(|t| t.range.clipped_fraction > 0.01).count();
+    Ok(MethodResult {
+        method: method.clone(),
+        rank: 0,
+        tensors_clipping_over_1pct: clipping,
+        outputs,
+    })
+}
+
+/// Ranks `results` (evaluated on `samples` samples) best first by `rank_by` on the first output.
+/// For `top1`, differences within sampling noise (one sample, or the 95 % interval of the pairs
+/// the two methods can disagree on, see [`super::ties`]) are ties, broken by top-1 agreement
+/// with the float model, then SQNR. Cosine and SQNR rank as measured, ties broken by SQNR.
+/// Equal keys keep the given order.
+pub fn rank(results: Vec<MethodResult>, rank_by: RankBy, samples: usize) -> Vec<MethodResult> {
+    fn first(r: &MethodResult) -> Option<&Metrics> {
+        r.outputs.first().map(|o| &o.metrics)
+    }
+    let order: Vec<usize> = match rank_by {
+        RankBy::Top1 => super::ties::rank_top1(
+            &results,
+            first,
+            |m| m.top1_accuracy.or(m.top1_agreement),
+            samples,
+        ),
+        RankBy::Cosine | RankBy::Sqnr => {
+            let key = |r: &MethodResult| {
+                first(r).map_or((f64::NEG_INFINITY, f64::NEG_INFINITY), |m| {
+                    (rank_by.score(m), m.sqnr_or_inf())
+                })
+            };
+            let mut order: Vec<usize> = (0..results.len()).collect();
+            // Stable sort: equal keys keep the given order.
+            order.sort_by(|&a, &b| {
+                let (ka, kb) = (key(&results[a]), key(&results[b]));
+                kb.0.total_cmp(&ka.0).then(kb.1.total_cmp(&ka.1))
+            });
+            order
+        }
     };
-    // Stable sort: equal keys keep the given order.
-    results.sort_by(|a, b| {
-        let (ka, kb) = (key(a), key(b));
-        kb.0.total_cmp(&ka.0).then(kb.1.total_cmp(&ka.1))
-    });
-    for (ix, r) in results.iter_mut().enumerate() {
-        r.rank = ix + 1;
-    }
-    Ok(results)
+    let mut slots: Vec<Option<MethodResult>> = results.into_iter().map(Some).collect();
+    order
+        .into_iter()
+        .enumerate()
+        .filter_map(|(ix, i)| {
+            let mut r = slots[i].take()?;
+            r.rank = ix + 1;
+            Some(r)
+        })
+        .collect()
 }
 
 /// Ranges of every method side by side, for reports: tensor → method → amax (largest channel).

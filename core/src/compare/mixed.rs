@@ -92,8 +92,12 @@ pub struct MixedStep {
 pub struct MixedPrecision {
     /// The target.
     pub target: AccuracyTarget,
-    /// Precision given to the nodes kept out of int8.
+    /// Precision given to the nodes kept out of int8: what `model.qdq.onnx` and the TensorRT
+    /// plan carry.
     pub float_precision: Precision,
+    /// Precision the candidate backend ran those nodes in while the steps were measured
+    /// (tract runs fp32 whatever was asked).
+    pub measured_precision: Precision,
     /// Whether the final model meets the target.
     pub met: bool,
     /// Nodes ordered most sensitive first (isolated mode, by the target's metric, then SQNR).
@@ -117,6 +121,26 @@ pub struct MixedOptions {
     pub max_float_nodes: Option<usize>,
 }
 
+impl MixedPrecision {
+    /// "fp16 requested, tract runs fp32" when the backend did not honour the precision.
+    pub fn precision_note(&self, backend: &str) -> Option<String> {
+        (self.measured_precision != self.float_precision).then(|| {
+            format!(
+                "{} requested, {backend} runs {}",
+                self.float_precision, self.measured_precision
+            )
+        })
+    }
+
+    /// Label of step `ix`: `all int8`, or `+fc2 in fp16` with the precision it was measured in.
+    pub fn step_label(&self, ix: usize) -> String {
+        match self.steps.get(ix).and_then(|s| s.kept_in_float.as_deref()) {
+            Some(node) => format!("+{node} in {}", self.measured_precision),
+            None => "all int8".into(),
+        }
+    }
+}
+
 /// Greedy mixed precision: starting from `q` (whose all-int8 first-output metrics are
 /// `all_int8`), keeps the most sensitive node of `layers` out of int8, re-evaluates, and
 /// repeats until the target holds or `max_float_nodes` nodes are in float.
@@ -127,6 +151,24 @@ pub fn mixed_precision(
     layers: &[LayerResult],
     all_int8: &Metrics,
     options: &MixedOptions,
+) -> Result<(MixedPrecision, QuantizedModel)> {
+    mixed_precision_with_progress(eval, candidate, q, layers, all_int8, options, &mut |_, _| {})
+}
+
+/// The most steps [`mixed_precision`] can take for `layers` (for a progress bar).
+pub fn max_mixed_steps(layers: &[LayerResult], options: &MixedOptions) -> usize {
+    options.max_float_nodes.unwrap_or(layers.len()).min(layers.len())
+}
+
+/// [`mixed_precision`], calling `progress(steps_done, node)` after each step's run.
+pub fn mixed_precision_with_progress(
+    eval: &Evaluation<'_>,
+    candidate: &dyn Backend,
+    q: &QuantizedModel,
+    layers: &[LayerResult],
+    all_int8: &Metrics,
+    options: &MixedOptions,
+    progress: &mut dyn FnMut(usize, &str),
 ) -> Result<(MixedPrecision, QuantizedModel)> {
     let MixedOptions { target, precision, max_float_nodes } = *options;
     let mut order: Vec<&LayerResult> = layers.iter().collect();
@@ -166,11 +208,13 @@ pub fn mixed_precision(
             met: target.met(&metrics),
             metrics,
         });
+        progress(float_nodes.len(), &layer.node);
     }
     let met = steps.last().is_some_and(|s| s.met);
     let report = MixedPrecision {
         target,
         float_precision: precision,
+        measured_precision: candidate.float_precision_for(precision),
         met,
         sensitivity_order: order.iter().map(|l| l.node.clone()).collect(),
         steps,

@@ -26,13 +26,22 @@ mod layers;
 mod methods;
 mod metrics;
 mod mixed;
+mod progress;
 mod report;
+mod table;
+pub mod ties;
 
 pub use evaluate::{Evaluation, Labels, OutputMetrics, TensorMetrics};
 pub use layers::{analyze_layers, weight_metrics, LayerAnalysis, LayerResult};
-pub use methods::{amax_table, calibrate_methods, rank_methods, MethodResult, RankBy};
+pub use methods::{
+    amax_table, calibrate_methods, evaluate_method, rank, rank_methods, MethodResult, RankBy,
+};
 pub use metrics::{argmax_rows, MetricAccumulator, Metrics};
-pub use mixed::{mixed_precision, AccuracyTarget, MixedOptions, MixedPrecision, MixedStep};
+pub use mixed::{
+    max_mixed_steps, mixed_precision, mixed_precision_with_progress, AccuracyTarget, MixedOptions,
+    MixedPrecision, MixedStep,
+};
+pub use progress::CompareEvent;
 pub use report::{BackendComparison, CompareReport, PlotRef};
 
 use crate::backend::{Backend, Lowering};
@@ -90,44 +99,90 @@ pub struct Comparison {
 /// Calibrates every method from one pass, ranks them, analyses the best one per layer, and
 /// searches mixed precision when a target is given. `progress` receives a line per stage.
 pub fn compare(job: CompareJob<'_>, progress: &mut dyn FnMut(&str)) -> Result<Comparison> {
+    compare_with_events(job, &mut |event| {
+        if let CompareEvent::Stage { title, .. } = event {
+            progress(title)
+        }
+    })
+}
+
+/// [`compare`], reporting each stage and each of its steps (calibration batches, methods,
+/// nodes, mixed-precision steps) to `events`.
+pub fn compare_with_events(
+    job: CompareJob<'_>,
+    events: &mut dyn FnMut(CompareEvent<'_>),
+) -> Result<Comparison> {
     let CompareJob { reference, candidate, model, calib, eval, labels, config, options } = job;
     if options.methods.is_empty() {
         return Err(Error::config("methods", "give at least one method, or `all`"));
     }
     let label_source = labels.as_ref().map(|l| l.source.clone());
-    progress(&format!("reference run of {} on {}", model.origin, reference.name()));
+    events(CompareEvent::Stage {
+        title: &format!("reference run of {} on {}", model.origin, reference.name()),
+        total: None,
+    });
     let evaluation = Evaluation::new(reference, model, eval, labels)?;
-    progress(&format!(
-        "calibrating {} from one pass over {}",
-        options.methods.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", "),
-        calib.name()
-    ));
-    let models = calibrate_methods(reference, model, calib, config, &options.methods, &mut |_| {})?;
-    progress("ranking methods");
-    let methods = rank_methods(&evaluation, candidate, &models, options.rank_by)?;
+    let batches = calib.num_batches();
+    let passes =
+        if config.histogram == calibr8_calibration::HistogramMode::TwoPass { 2 } else { 1 };
+    let names: Vec<String> = options.methods.iter().map(|m| m.to_string()).collect();
+    events(CompareEvent::Stage {
+        title: &format!("calibrating {} from one pass over {}", names.join(", "), calib.name()),
+        total: batches.map(|b| b * passes),
+    });
+    let models = calibrate_methods(reference, model, calib, config, &options.methods, &mut |p| {
+        let done = (p.pass - 1) * p.batches.unwrap_or(0) + p.batch;
+        events(CompareEvent::Step { done, item: &format!("pass {}, batch {}", p.pass, p.batch) });
+    })?;
+    events(CompareEvent::Stage {
+        title: &format!("ranking {} methods on {}", models.len(), candidate.name()),
+        total: Some(models.len()),
+    });
+    let mut results = vec![];
+    for (ix, (method, q)) in models.iter().enumerate() {
+        results.push(evaluate_method(&evaluation, candidate, method, q)?);
+        events(CompareEvent::Step { done: ix + 1, item: &method.to_string() });
+    }
+    let methods = rank(results, options.rank_by, evaluation.samples());
     let (chosen_method, chosen) = methods
         .first()
         .and_then(|best| models.iter().find(|(m, _)| *m == best.method))
         .map(|(m, q)| (m.to_string(), q.clone()))
         .ok_or_else(|| Error::config("methods", "no method was calibrated"))?;
+    // Per layer: one cumulative run, then one isolated run per int8 node.
+    let int8_nodes = chosen.int8_nodes().len();
+    events(CompareEvent::Stage {
+        title: &format!("per-layer analysis of {chosen_method} on {}", candidate.name()),
+        total: Some(int8_nodes + 1),
+    });
+    let mut done = 0;
     let analysis = analyze_layers(&evaluation, candidate, &chosen, &mut |node| {
-        progress(&format!("per-layer: {node}"))
+        // `analyze_layers` names each run before starting it: the previous one is done.
+        if done > 0 {
+            events(CompareEvent::Step { done, item: node });
+        }
+        done += 1;
     })?;
+    events(CompareEvent::Step { done, item: "per-layer analysis" });
     let (mixed_report, mixed) = match &options.mixed {
         Some(mixed_options) => {
-            progress(&format!("mixed precision: {}", mixed_options.target));
+            events(CompareEvent::Stage {
+                title: &format!("mixed precision, target {}", mixed_options.target),
+                total: Some(max_mixed_steps(&analysis.layers, mixed_options)),
+            });
             let all_int8 = analysis
                 .outputs
                 .first()
                 .map(|o| o.metrics.clone())
                 .ok_or_else(|| Error::backend(candidate.name(), "the model has no output"))?;
-            let (report, q) = mixed_precision(
+            let (report, q) = mixed_precision_with_progress(
                 &evaluation,
                 candidate,
                 &chosen,
                 &analysis.layers,
                 &all_int8,
                 mixed_options,
+                &mut |done, node| events(CompareEvent::Step { done, item: node }),
             )?;
             (Some(report), Some(q))
         }
@@ -136,11 +191,14 @@ pub fn compare(job: CompareJob<'_>, progress: &mut dyn FnMut(&str)) -> Result<Co
     // Two different backends: also run the same int8 model on both, tensor by tensor, to tell
     // the engine's own error from the quantization's ("accuracy dropped only after the build").
     let backend_vs_backend = if reference.name() != candidate.name() {
-        progress(&format!(
-            "{} vs {} on the {chosen_method} int8 model",
-            reference.name(),
-            candidate.name()
-        ));
+        events(CompareEvent::Stage {
+            title: &format!(
+                "{} vs {} on the same int8 model ({chosen_method})",
+                candidate.name(),
+                reference.name()
+            ),
+            total: None,
+        });
         let both = Evaluation::with_lowering(
             reference,
             Lowering::Quantized(&chosen),

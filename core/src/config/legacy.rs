@@ -16,6 +16,8 @@ pub(super) struct QuantConfigFile {
     histogram: HistogramMode,
     num_bins: usize,
     config_list: Vec<ConfigRule>,
+    fold_batchnorm: bool,
+    input_shapes: std::collections::BTreeMap<String, Vec<usize>>,
     /// Removed: the percentile is part of `method`.
     percentile: Option<f64>,
     /// Removed: the decay is part of `method`.
@@ -24,14 +26,23 @@ pub(super) struct QuantConfigFile {
 
 impl Default for QuantConfigFile {
     fn default() -> Self {
-        let QuantConfig { method, weight_method, histogram, num_bins, config_list } =
-            QuantConfig::default();
+        let QuantConfig {
+            method,
+            weight_method,
+            histogram,
+            num_bins,
+            config_list,
+            fold_batchnorm,
+            input_shapes,
+        } = QuantConfig::default();
         QuantConfigFile {
             method,
             weight_method,
             histogram,
             num_bins,
             config_list,
+            fold_batchnorm,
+            input_shapes,
             percentile: None,
             ema_decay: None,
         }
@@ -61,6 +72,8 @@ impl TryFrom<QuantConfigFile> for QuantConfig {
             histogram: file.histogram,
             num_bins: file.num_bins,
             config_list: file.config_list,
+            fold_batchnorm: file.fold_batchnorm,
+            input_shapes: file.input_shapes,
         })
     }
 }

@@ -8,7 +8,7 @@ mod qoperator;
 mod ranges;
 mod trt_cache;
 
-pub use atomic::{write_atomic, OutputSet};
+pub use atomic::{interrupt, write_atomic, OutputSet};
 pub use nni::{nni_v2_config, nni_v3_config};
 pub use qdq::qdq_model;
 pub use qoperator::{qoperator_model, with_output_ranges, FloatNode, LoweredNode, QOperatorModel};

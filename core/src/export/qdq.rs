@@ -263,6 +263,8 @@ fn upgrade_to_opset13(proto: &mut pb::ModelProto, origin: &str) -> Result<()> {
             ),
         });
     }
+    // Exact in every opset; quantize() already did it unless pre-processing was skipped.
+    crate::preprocess::rewrite_legacy_softmax(proto);
     let Some(graph) = proto.graph.as_mut() else {
         return Ok(());
     };

@@ -8,9 +8,7 @@ use serde_json::{json, Map, Value};
 pub fn ranges_json(q: &QuantizedModel) -> Value {
     let mut out = Map::new();
     for (name, t) in &q.tensors {
-        out.insert(
-            name.clone(),
-            json!({
+        let mut entry = json!({
                 "role": t.target.role,
                 "observer": t.range.method.to_string(),
                 "axis": t.params.axis,
@@ -27,8 +25,23 @@ pub fn ranges_json(q: &QuantizedModel) -> Value {
                 "values": t.range.values,
                 "consumers": t.target.consumers,
                 "producer": t.target.producer,
-            }),
-        );
+        });
+        // `method: auto`: the candidates and why this one.
+        if let (Some(choice), Some(map)) = (q.auto.get(name), entry.as_object_mut()) {
+            map.insert(
+                "auto".into(),
+                json!({
+                    "chosen": choice.chosen.to_string(),
+                    "scored_on": choice.scored_on,
+                    "candidates": choice.candidates.iter().map(|c| json!({
+                        "method": c.method.to_string(),
+                        "amax": c.amax,
+                        "error": c.error,
+                    })).collect::<Vec<_>>(),
+                }),
+            );
+        }
+        out.insert(name.clone(), entry);
     }
     Value::Object(out)
 }

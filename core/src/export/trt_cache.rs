@@ -19,7 +19,11 @@ pub struct TrtVersion {
 impl TrtVersion {
     /// The `NV_TENSORRT_VERSION` integer TensorRT puts in cache headers (10.9.0 → 100900).
     pub fn header_number(&self) -> u32 {
-        self.major * 10000 + self.minor * 100 + self.patch
+        // Saturating: a version built by hand outside the parsed ranges must not wrap.
+        self.major
+            .saturating_mul(10000)
+            .saturating_add(self.minor.saturating_mul(100))
+            .saturating_add(self.patch)
     }
 
     /// Decodes a header integer (or `getInferLibVersion()`'s value).
@@ -36,17 +40,45 @@ impl Default for TrtVersion {
 
 impl std::str::FromStr for TrtVersion {
     type Err = Error;
+    /// Parses `MAJOR.MINOR[.PATCH]` for TensorRT 10 or later: MAJOR in 10..=99 and MINOR, PATCH
+    /// in 0..=99, the ranges the header's `MAJOR·10000 + MINOR·100 + PATCH` encoding can hold
+    /// (TensorRT 8 and 9 used `MAJOR·1000 + MINOR·100 + PATCH`, which calibr8 does not write).
+    ///
+    /// ```
+    /// use calibr8_core::export::TrtVersion;
+    /// assert_eq!("10.16.1".parse::<TrtVersion>()?.header_number(), 101601);
+    /// for bad in ["999999.0.0", "10.100.0", "8.6.1", "10", "10.x", "-10.9.0", "10.9.0.1"] {
+    ///     assert!(bad.parse::<TrtVersion>().is_err(), "{bad}");
+    /// }
+    /// # Ok::<(), calibr8_core::Error>(())
+    /// ```
     fn from_str(s: &str) -> Result<TrtVersion> {
-        let bad = || Error::config("trt-version", format!("'{s}' is not a version like 10.9.0"));
-        let parts: Vec<u32> =
-            s.split('.').map(|p| p.parse::<u32>().map_err(|_| bad())).collect::<Result<_>>()?;
+        let bad = |why: &str| {
+            Error::config(
+                "trt-version",
+                format!("'{s}' {why}; give the installed TensorRT version, e.g. 10.9.0"),
+            )
+        };
+        let parts: Vec<u32> = s
+            .trim()
+            .split('.')
+            .map(|p| p.parse::<u32>().map_err(|_| bad("is not a version MAJOR.MINOR.PATCH")))
+            .collect::<Result<_>>()?;
         let v = match parts.as_slice() {
             [major, minor] => TrtVersion { major: *major, minor: *minor, patch: 0 },
             [major, minor, patch] => TrtVersion { major: *major, minor: *minor, patch: *patch },
-            _ => return Err(bad()),
+            _ => return Err(bad("is not a version MAJOR.MINOR.PATCH")),
         };
-        if v.minor > 99 || v.patch > 99 || v.major == 0 {
-            return Err(bad());
+        if !(10..=99).contains(&v.major) {
+            return Err(bad(
+                "has a major version outside 10..=99; calibration caches in this format \
+                 (header MAJOR·10000+MINOR·100+PATCH) are read by TensorRT 10 and later",
+            ));
+        }
+        if v.minor > 99 || v.patch > 99 {
+            return Err(bad(
+                "has a minor or patch version above 99, which the header cannot encode",
+            ));
         }
         Ok(v)
     }

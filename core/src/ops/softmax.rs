@@ -19,9 +19,12 @@ impl OnnxOp for Softmax {
         if attr_i(node, "axis") == Some(-1) {
             Opset13::Same
         } else {
+            // Pre-processing (and the QDQ exporter) rewrite these nodes exactly
+            // (Flatten → op → Reshape, crate::preprocess); one still here could not be rewritten.
             Opset13::Incompatible(
-                "its semantics change at opset 13 unless axis=-1; re-export the model at opset \
-                 13, or pass --per-tensor-weights to keep its opset",
+                "its meaning changes at opset 13 unless axis=-1, and calibr8 could not rewrite it \
+                 (a negative axis before opset 11); re-export the model at opset 13 \
+                 (torch.onnx.export(..., opset_version=13))",
             )
         }
     }

@@ -3,7 +3,8 @@
 use super::rows::Variant;
 use super::timing::Stats;
 use calibr8::export::QOperatorModel;
-use calibr8_plot::{bar_chart, heatmap, BarChart, Heatmap, Rendered, Series};
+use calibr8_plot::reports::{bench_charts, Latencies};
+use calibr8_plot::Rendered;
 use serde_json::json;
 use std::fmt::Write;
 
@@ -155,9 +156,17 @@ pub fn table(b: &Bench) -> String {
     if let Some(note) = super::cpu::int8_note() {
         let _ = writeln!(s, "note: {note}");
     }
+    // As wide as the longest precision (`int8, 0 of 21 nodes int8`), at least 14.
+    let pw = b
+        .measurements
+        .iter()
+        .map(|m| m.variant.precision.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(14);
     let _ = writeln!(
         s,
-        "{:<10} {:<14} {:>6} {:>11} {:>10} {:>10} {:>12}  status",
+        "{:<10} {:<pw$} {:>6} {:>11} {:>10} {:>10} {:>12}  status",
         "engine", "precision", "batch", "median ms", "min ms", "max ms", "samples/s"
     );
     for m in &b.measurements {
@@ -166,7 +175,7 @@ pub fn table(b: &Bench) -> String {
             Some(st) => {
                 let _ = writeln!(
                     s,
-                    "{:<10} {:<14} {:>6} {:>11.3} {:>10.3} {:>10.3} {:>12.1}  ok",
+                    "{:<10} {:<pw$} {:>6} {:>11.3} {:>10.3} {:>10.3} {:>12.1}  ok",
                     v.engine,
                     v.precision,
                     m.batch,
@@ -184,7 +193,7 @@ pub fn table(b: &Bench) -> String {
                 };
                 let _ = writeln!(
                     s,
-                    "{:<10} {:<14} {:>6} {:>11} {:>10} {:>10} {:>12}  {}",
+                    "{:<10} {:<pw$} {:>6} {:>11} {:>10} {:>10} {:>12}  {}",
                     v.engine,
                     v.precision,
                     batch,
@@ -273,8 +282,15 @@ pub fn markdown(b: &Bench) -> String {
     s
 }
 
-/// `bench.json`.
+/// `bench.json`, and stdout with `--format json`.
 pub fn json(b: &Bench) -> Vec<u8> {
+    let mut bytes = serde_json::to_vec_pretty(&json_value(b)).unwrap_or_default();
+    bytes.push(b'\n');
+    bytes
+}
+
+/// The document of [`json`] (schema in docs/cli-json.md).
+pub fn json_value(b: &Bench) -> serde_json::Value {
     let rows: Vec<_> = b
         .measurements
         .iter()
@@ -299,7 +315,7 @@ pub fn json(b: &Bench) -> Vec<u8> {
             "kept_float": l.kept_float.iter().map(|(n, op, r)| json!({"node": n, "op_type": op, "reason": r})).collect::<Vec<_>>(),
         })
     });
-    let value = json!({
+    json!({
         "model": b.model,
         "inputs": b.inputs.iter().map(|(n, d)| json!({"name": n, "dims": d})).collect::<Vec<_>>(),
         "batches": b.batches,
@@ -318,52 +334,25 @@ pub fn json(b: &Bench) -> Vec<u8> {
         "qoperator": lowering,
         "kernels": b.kernels.iter().map(|(l, k)| json!({"row": l, "kernels": k})).collect::<Vec<_>>(),
         "rows": rows,
-    });
-    let mut bytes = serde_json::to_vec_pretty(&value).unwrap_or_default();
-    bytes.push(b'\n');
-    bytes
+    })
 }
 
-/// The latency bar chart (groups = batch sizes, bars = rows) and the speed-up heat-map
-/// (cell = median latency of the row ÷ that of the column, same batch: > 1 = column faster).
-/// `None` when no row was measured.
+/// The latency bar chart and the speed-up heat-map (`calibr8_plot::reports::bench_charts`) of
+/// the measured rows; `None` when no row was measured.
 pub fn charts(b: &Bench) -> anyhow::Result<Option<(Rendered, Rendered)>> {
     let labels = b.measured_labels();
     if labels.is_empty() {
         return Ok(None);
     }
-    let model = std::path::Path::new(&b.model)
-        .file_name()
-        .map_or(b.model.clone(), |f| f.to_string_lossy().into());
-    let latency = BarChart {
-        title: format!("{model}: median latency ({} runs)", b.runs),
-        categories: b.batches.iter().map(|bt| format!("batch {bt}")).collect(),
-        series: labels
+    let latencies = Latencies {
+        model: b.model.clone(),
+        runs: b.runs,
+        batches: b.batches.clone(),
+        rows: labels
             .iter()
-            .map(|l| Series {
-                name: l.clone(),
-                values: b.batches.iter().map(|&bt| b.median(l, bt)).collect(),
-            })
+            .map(|l| (l.clone(), b.batches.iter().map(|&bt| b.median(l, bt)).collect()))
             .collect(),
-        value_label: "latency per batch (ms)".into(),
-        horizontal: false,
     };
-    let mut rows = vec![];
-    let mut values = vec![];
-    for &bt in &b.batches {
-        for row in &labels {
-            rows.push(format!("{row} · batch {bt}"));
-            values.push(labels.iter().map(|col| b.median(row, bt) / b.median(col, bt)).collect());
-        }
-    }
-    let speedup = Heatmap {
-        title: format!("{model}: speed-up of column over row"),
-        rows,
-        columns: labels.clone(),
-        values,
-        value_label: "row latency ÷ column latency (median, same batch); > 1: column is faster"
-            .into(),
-        value_format: "{:.2}×".into(),
-    };
-    Ok(Some((bar_chart(&latency)?, heatmap(&speedup)?)))
+    let (latency, speedup) = bench_charts(&latencies)?;
+    Ok(Some((latency.rendered, speedup.rendered)))
 }

@@ -80,22 +80,26 @@ pub fn random_inputs(shapes: &[Vec<usize>], seed: u64) -> Vec<ArrayD<f32>> {
 }
 
 /// Runs `warmup` untimed then `runs` timed batches; input copies are made outside the clock.
+/// `progress(done)` follows warm-up and timed runs together.
 pub fn time(
     engine: &mut dyn Engine,
     inputs: &[ArrayD<f32>],
     warmup: usize,
     runs: usize,
+    progress: &mut dyn FnMut(usize),
 ) -> calibr8::Result<Stats> {
-    for _ in 0..warmup {
+    for ix in 0..warmup {
         engine.run_f32(inputs.to_vec())?;
+        progress(ix + 1);
     }
     let mut ms = Vec::with_capacity(runs);
-    for _ in 0..runs {
+    for ix in 0..runs {
         let batch = inputs.to_vec();
         let started = Instant::now();
         let out = engine.run_f32(batch)?;
         ms.push(started.elapsed().as_secs_f64() * 1e3);
         drop(out);
+        progress(warmup + ix + 1);
     }
     let samples = inputs.first().map(|a| a.shape()[0]).unwrap_or(1) as f64;
     Ok(stats(&mut ms, samples))

@@ -1,5 +1,6 @@
-//! `--qdq FILE`: a `QuantizedModel` read back from a QDQ model (the one `calibr8 quantize`
-//! writes), so `bench` can time exactly the scales that were shipped, without recalibrating.
+//! The QDQ → [`QuantizedModel`] importer: reads back the quantization of a QDQ model (the one
+//! `calibr8 quantize` writes, or any QuantizeLinear/DequantizeLinear export of the same float
+//! model), so the scales that were shipped can be timed or compared without recalibrating.
 //!
 //! Every `DequantizeLinear` names a quantized tensor: a weight when its int8 input is an
 //! initializer, an activation when it reads a `QuantizeLinear`. The float tensor it stands for is
@@ -7,19 +8,32 @@
 //! at the same input position. Scales and zero points are taken as written; the range is the one
 //! they represent (`amax = 127 · scale` for symmetric int8).
 
-use calibr8::calibration::{
+use crate::graph::{attr_i, tensor_f32};
+use crate::internal::*;
+use crate::quantized::TensorQuant;
+use crate::{TensorRole, TensorTarget};
+use calibr8_calibration::{
     Granularity, Method, QuantDtype, QuantParams, QuantSpec, Scheme, TensorRange,
 };
-use calibr8::core::graph::{attr_i, tensor_f32};
-use calibr8::core::{TensorRole, TensorTarget};
-use calibr8::{OnnxModel, Precision, QuantConfig, QuantizedModel, TensorQuant};
 use std::collections::{BTreeMap, HashMap};
+
+fn bad(origin: &str, reason: String) -> Error {
+    Error::QdqImport { path: origin.to_string(), reason }
+}
 
 const INT8: i32 = 3;
 const UINT8: i32 = 2;
 
 /// Reads the quantization of `qdq` (a QDQ export of `float`) into a `QuantizedModel` of `float`.
-pub fn quantized_from_qdq(float: &OnnxModel, qdq: &OnnxModel) -> anyhow::Result<QuantizedModel> {
+///
+/// ```no_run
+/// use calibr8_core::{import::quantized_from_qdq, OnnxModel};
+/// let float = OnnxModel::load("model.onnx")?;
+/// let q = quantized_from_qdq(&float, &OnnxModel::load("out/model.qdq.onnx")?)?;
+/// println!("{} quantized tensors", q.tensors.len());
+/// # Ok::<(), calibr8_core::Error>(())
+/// ```
+pub fn quantized_from_qdq(float: &OnnxModel, qdq: &OnnxModel) -> Result<QuantizedModel> {
     let g = qdq.graph();
     let inits: HashMap<&str, _> = g.initializer.iter().map(|t| (t.name.as_str(), t)).collect();
     let producer: HashMap<&str, _> =
@@ -34,7 +48,10 @@ pub fn quantized_from_qdq(float: &OnnxModel, qdq: &OnnxModel) -> anyhow::Result<
         let (Some(q), Some(s), Some(z), Some(out)) =
             (dq.input.first(), dq.input.get(1), dq.input.get(2), dq.output.first())
         else {
-            anyhow::bail!("{origin}: DequantizeLinear '{}' lacks its scale or zero point", dq.name);
+            return Err(bad(
+                origin,
+                format!("DequantizeLinear '{}' lacks its scale or zero point", dq.name),
+            ));
         };
         // The original float tensor, through the consumers of the dequantized one.
         let mut original = None;
@@ -62,34 +79,44 @@ pub fn quantized_from_qdq(float: &OnnxModel, qdq: &OnnxModel) -> anyhow::Result<
             // when nothing reads the dequantized copy, as for a graph output's range).
             (TensorRole::Activation, quant.input.first().cloned().unwrap_or_default())
         } else {
-            anyhow::bail!(
-                "{origin}: DequantizeLinear '{}' reads '{q}', neither an int8 initializer nor a \
+            return Err(bad(
+                origin,
+                format!(
+                    "DequantizeLinear '{}' reads '{q}', neither an int8 initializer nor a \
                  QuantizeLinear",
-                dq.name
-            );
+                    dq.name
+                ),
+            ));
         };
         let param = |name: &str| {
             inits.get(name).copied().ok_or_else(|| {
-                anyhow::anyhow!(
-                    "{origin}: '{name}' of DequantizeLinear '{}' is not an initializer",
-                    dq.name
+                bad(
+                    origin,
+                    format!("'{name}' of DequantizeLinear '{}' is not an initializer", dq.name),
                 )
             })
         };
         let (scale, _) =
-            tensor_f32(param(s)?).map_err(|e| anyhow::anyhow!("{origin}: scale '{s}' {e}"))?;
+            tensor_f32(param(s)?).map_err(|e| bad(origin, format!("scale '{s}' {e}")))?;
         let zp_proto = param(z)?;
         let (dtype, zero_point): (QuantDtype, Vec<i32>) = match zp_proto.data_type {
             INT8 => (QuantDtype::Int8, zp_proto.raw_data.iter().map(|&b| b as i8 as i32).collect()),
             UINT8 => (QuantDtype::Uint8, zp_proto.raw_data.iter().map(|&b| b as i32).collect()),
-            other => anyhow::bail!("{origin}: zero point '{z}' has element type {other}; calibr8 reads int8 and uint8 (raw data)"),
+            other => {
+                return Err(bad(
+                    origin,
+                    format!(
+                        "zero point '{z}' has element type {other}; calibr8 reads int8 and \
+                         uint8 (raw data)"
+                    ),
+                ))
+            }
         };
         if zero_point.len() != scale.len() {
-            anyhow::bail!(
-                "{origin}: '{s}' has {} values but '{z}' has {}",
-                scale.len(),
-                zero_point.len()
-            );
+            return Err(bad(
+                origin,
+                format!("'{s}' has {} values but '{z}' has {}", scale.len(), zero_point.len()),
+            ));
         }
         // Per channel when there are several scales; ONNX's default axis is 1.
         let axis = (scale.len() > 1).then(|| {
@@ -146,9 +173,16 @@ pub fn quantized_from_qdq(float: &OnnxModel, qdq: &OnnxModel) -> anyhow::Result<
         tensors.insert(tensor, TensorQuant { target, range, params });
     }
     if tensors.is_empty() {
-        anyhow::bail!("--qdq {origin}: no DequantizeLinear feeds a node of {}; pass the QDQ export of this model", float.origin);
+        return Err(bad(
+            origin,
+            format!(
+                "no DequantizeLinear feeds a node of {}; pass the QDQ export of this model",
+                float.origin
+            ),
+        ));
     }
     Ok(QuantizedModel {
+        auto: Default::default(),
         model: float.clone(),
         tensors,
         node_precision,
