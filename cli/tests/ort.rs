@@ -114,7 +114,8 @@ fn issue_13_bench_has_onnx_runtime_rows() {
     let (out, err) = (String::from_utf8_lossy(&o.stdout), stderr(&o));
     assert_eq!(o.status.code(), Some(0), "{err}");
     for row in ["ort        fp32", "ort        int8-qdq"] {
-        let line = out.lines().find(|l| l.starts_with(row)).unwrap_or_else(|| panic!("{row}:\n{out}"));
+        let line =
+            out.lines().find(|l| l.starts_with(row)).unwrap_or_else(|| panic!("{row}:\n{out}"));
         assert!(line.ends_with(" ok"), "{line}\n{err}");
     }
 }

@@ -52,7 +52,8 @@ mod tests {
     fn appends_new_names_once_in_order() {
         let model = digits();
         let out = model.outputs()[0].name.clone();
-        let capture = vec!["relu1_out".to_string(), out.clone(), "input".into(), "relu1_out".into()];
+        let capture =
+            vec!["relu1_out".to_string(), out.clone(), "input".into(), "relu1_out".into()];
         let extended = with_outputs(&model, &capture).expect("known tensors");
         let names: Vec<String> = extended.outputs().into_iter().map(|o| o.name).collect();
         assert_eq!(names, [out, "relu1_out".into(), "input".into()]);

@@ -185,10 +185,12 @@ impl OrtEngine {
         backend: &str,
     ) -> Result<OrtEngine> {
         let extended = capture::with_outputs(model, &options.capture)?;
-        let session = sys::Session::new(runtime, &extended.to_bytes(), threads, provider)
-            .map_err(|e| Error::InvalidModel {
-                path: model.origin.clone(),
-                reason: format!("ONNX Runtime ({}): {e}", provider.ort_name()),
+        let session =
+            sys::Session::new(runtime, &extended.to_bytes(), threads, provider).map_err(|e| {
+                Error::InvalidModel {
+                    path: model.origin.clone(),
+                    reason: format!("ONNX Runtime ({}): {e}", provider.ort_name()),
+                }
             })?;
         let mut outputs: Vec<String> = model.outputs().into_iter().map(|o| o.name).collect();
         for name in &options.capture {
@@ -243,8 +245,13 @@ impl Engine for OrtEngine {
         if let Some(extra) = inputs.names().next() {
             return Err(Error::data(extra, "is not an input of the model"));
         }
-        let mut values: Vec<Option<calibr8_core::TensorValue>> =
-            self.session.run(feed).map_err(|e| Error::backend(&self.backend, e))?.into_iter().map(Some).collect();
+        let mut values: Vec<Option<calibr8_core::TensorValue>> = self
+            .session
+            .run(feed)
+            .map_err(|e| Error::backend(&self.backend, e))?
+            .into_iter()
+            .map(Some)
+            .collect();
         self.outputs
             .iter()
             .zip(&self.output_index)

@@ -137,10 +137,9 @@ pub fn probe(path: &Path) -> Result<Library, LoadError> {
         tried: vec![Attempt { path: path.clone(), error: dl_error(&e) }],
     })?;
     // SAFETY: `OrtGetApiBase` is `const OrtApiBase* ORT_API_CALL OrtGetApiBase(void) NO_EXCEPTION`.
-    let get_base = unsafe {
-        library.get::<unsafe extern "C" fn() -> *const OrtApiBase>(b"OrtGetApiBase\0")
-    }
-    .map_err(|_| LoadError::NotOnnxRuntime { path: path.clone() })?;
+    let get_base =
+        unsafe { library.get::<unsafe extern "C" fn() -> *const OrtApiBase>(b"OrtGetApiBase\0") }
+            .map_err(|_| LoadError::NotOnnxRuntime { path: path.clone() })?;
     // SAFETY: takes nothing; returns a pointer to a static struct (checked for null below).
     let base = unsafe { get_base() };
     if base.is_null() {
@@ -276,7 +275,8 @@ mod tests {
 
     #[test]
     fn an_explicit_path_is_the_only_candidate() {
-        let env = |var: &str| (var == ENV_LIB).then(|| OsString::from("/opt/ort/libonnxruntime.so"));
+        let env =
+            |var: &str| (var == ENV_LIB).then(|| OsString::from("/opt/ort/libonnxruntime.so"));
         let list = candidates(env, || panic!("python must not be asked"));
         assert_eq!(list, [PathBuf::from("/opt/ort/libonnxruntime.so")]);
 

@@ -188,10 +188,7 @@ mod tests {
         let kv = options.options();
         assert_eq!(get(&kv, "trt_engine_cache_enable"), Some("1"));
         assert_eq!(get(&kv, "trt_engine_cache_path"), Some("/cache"));
-        assert_eq!(
-            get(&kv, "trt_int8_calibration_table_name"),
-            Some("/tables/calibration.cache")
-        );
+        assert_eq!(get(&kv, "trt_int8_calibration_table_name"), Some("/tables/calibration.cache"));
     }
 
     #[test]

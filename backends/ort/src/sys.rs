@@ -12,6 +12,7 @@ use calibr8_core::{ElemType, TensorValue};
 use ort::ep::ArbitrarilyConfigurableExecutionProvider as _;
 use ort::ep::ExecutionProvider as _;
 use ort::session::builder::GraphOptimizationLevel;
+use ort::session::SessionInputValue;
 use ort::value::{DynValue, Tensor, TensorElementType};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
@@ -72,7 +73,10 @@ pub fn init_from(path: &Path) -> Result<&'static Runtime, LoadError> {
         return if rt.library.path == library.path {
             Ok(rt)
         } else {
-            Err(LoadError::AlreadyLoaded { loaded: rt.library.path.clone(), requested: library.path })
+            Err(LoadError::AlreadyLoaded {
+                loaded: rt.library.path.clone(),
+                requested: library.path,
+            })
         };
     }
     start(library)
@@ -139,7 +143,11 @@ impl Session {
                 .with_optimization_level(GraphOptimizationLevel::All)
                 .map_err(err)?;
             if let Some(n) = threads {
-                builder = builder.with_intra_threads(n).map_err(err)?.with_inter_threads(1).map_err(err)?;
+                builder = builder
+                    .with_intra_threads(n)
+                    .map_err(err)?
+                    .with_inter_threads(1)
+                    .map_err(err)?;
             }
             builder = match provider {
                 Provider::Cpu => builder,
@@ -147,14 +155,20 @@ impl Session {
                     let cuda = provider
                         .options()
                         .into_iter()
-                        .fold(ort::ep::CUDA::default(), |ep, (k, v)| ep.with_arbitrary_config(k, v));
-                    builder.with_execution_providers([cuda.build().error_on_failure()]).map_err(err)?
+                        .fold(ort::ep::CUDA::default(), |ep, (k, v)| {
+                            ep.with_arbitrary_config(k, v)
+                        });
+                    builder
+                        .with_execution_providers([cuda.build().error_on_failure()])
+                        .map_err(err)?
                 }
                 Provider::TensorRt(t) => {
-                    let trt = provider.options().into_iter().fold(
-                        ort::ep::TensorRT::default(),
-                        |ep, (k, v)| ep.with_arbitrary_config(k, v),
-                    );
+                    let trt = provider
+                        .options()
+                        .into_iter()
+                        .fold(ort::ep::TensorRT::default(), |ep, (k, v)| {
+                            ep.with_arbitrary_config(k, v)
+                        });
                     // Nodes TensorRT does not take run on CUDA, as in ONNX Runtime's examples.
                     let cuda = ort::ep::CUDA::default()
                         .with_arbitrary_config("device_id", t.device_id.to_string());
@@ -185,7 +199,11 @@ impl Session {
                 .into_iter()
                 .map(|(name, value)| Ok((name, to_ort(value)?)))
                 .collect::<Result<Vec<(String, DynValue)>, String>>()?;
-            let outputs = self.session.run(values).map_err(|e| e.to_string())?;
+            // Passed by reference and kept alive until the outputs are copied out: an output
+            // that is a graph input (captured) is the input's own buffer.
+            let feed: Vec<(&str, SessionInputValue<'_>)> =
+                values.iter().map(|(name, value)| (name.as_str(), value.into())).collect();
+            let outputs = self.session.run(feed).map_err(|e| e.to_string())?;
             self.outputs
                 .iter()
                 .map(|name| {
@@ -245,6 +263,8 @@ fn from_ort(value: &DynValue) -> Result<TensorValue, String> {
         Some(ElemType::I8) => take!(i8, I8),
         Some(ElemType::U8) => take!(u8, U8),
         Some(ElemType::Bool) => take!(bool, Bool),
-        _ => return Err(format!("is {ty:?}, a type calibr8 does not carry (cast it in the model)")),
+        _ => {
+            return Err(format!("is {ty:?}, a type calibr8 does not carry (cast it in the model)"))
+        }
     })
 }

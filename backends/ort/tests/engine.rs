@@ -5,8 +5,7 @@
 mod common;
 
 use calibr8_core::{
-    Backend, ElemType, EngineOptions, Error, Lowering, OnnxModel, Precision, TensorMap,
-    TensorValue,
+    Backend, ElemType, EngineOptions, Error, Lowering, OnnxModel, Precision, TensorMap, TensorValue,
 };
 use calibr8_ort::{OrtBackend, Provider, TensorRtOptions};
 use common::{ort_cpu, DIGITS};
@@ -35,16 +34,7 @@ fn every_element_type_goes_in_and_comes_out_typed() {
     let out = engine.run(typed_batch()).unwrap();
     assert_eq!(
         out.names().collect::<Vec<_>>(),
-        [
-            "sum",
-            "ids_plus1",
-            "not_mask",
-            "x2",
-            "count_neg",
-            "small_abs",
-            "pixels_max",
-            "feat_relu"
-        ]
+        ["sum", "ids_plus1", "not_mask", "x2", "count_neg", "small_abs", "pixels_max", "feat_relu"]
     );
     let types: Vec<ElemType> = out.values().map(TensorValue::elem_type).collect();
     use ElemType::*;
@@ -122,7 +112,8 @@ fn a_wrongly_typed_missing_or_extra_input_is_an_error_naming_it() {
 #[test]
 fn captured_tensors_come_after_the_outputs_in_the_order_asked() {
     let model = OnnxModel::load(DIGITS.0).unwrap();
-    let capture: Vec<String> = ["relu2_out", "input", "conv1_out", "logits"].map(String::from).into();
+    let capture: Vec<String> =
+        ["relu2_out", "input", "conv1_out", "logits"].map(String::from).into();
     let options = EngineOptions { capture: capture.clone(), ..Default::default() };
     let mut engine = ort_cpu().prepare(Lowering::Float(&model), &options).unwrap();
     // A model output asked for again is returned once, in its place.

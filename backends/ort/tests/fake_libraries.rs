@@ -47,7 +47,8 @@ fn shared_library(dir: &Path, file_name: &str, source: &str) -> PathBuf {
 #[test]
 fn a_library_without_ort_get_api_base_is_not_onnx_runtime() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let lib = shared_library(dir.path(), "libonnxruntime.so", "int unrelated(void) { return 0; }\n");
+    let lib =
+        shared_library(dir.path(), "libonnxruntime.so", "int unrelated(void) { return 0; }\n");
     let err = probe(&lib).expect_err("not ONNX Runtime");
     assert_eq!(err, LoadError::NotOnnxRuntime { path: lib.clone() });
     let message = err.to_string();

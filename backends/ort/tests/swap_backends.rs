@@ -107,7 +107,10 @@ fn check_fp32(files: (&str, &str)) {
         let scale = max_abs(&tract[ix]);
         for (other, label) in [(&ort[ix], "ort"), (&burn[ix], "burn")] {
             let diff = max_diff(&tract[ix], other);
-            println!("{}: {name}: max |{label} - tract| = {diff:e} (max |tract| = {scale})", files.0);
+            println!(
+                "{}: {name}: max |{label} - tract| = {diff:e} (max |tract| = {scale})",
+                files.0
+            );
             assert!(diff <= FP32_RTOL * scale, "{name} {label}: {diff} > {FP32_RTOL} * {scale}");
         }
         let diff = max_diff(&ort[ix], &burn[ix]);
@@ -193,7 +196,10 @@ fn argmax_rows(a: &ArrayD<f32>) -> Vec<usize> {
     a.rows()
         .into_iter()
         .map(|r| {
-            r.iter().enumerate().fold((0, f32::MIN), |b, (i, v)| if *v > b.1 { (i, *v) } else { b }).0
+            r.iter()
+                .enumerate()
+                .fold((0, f32::MIN), |b, (i, v)| if *v > b.1 { (i, *v) } else { b })
+                .0
         })
         .collect()
 }
