@@ -204,7 +204,6 @@ impl QuantPlan {
             if rule.target_names.contains(&Target::Weight)
                 && !rule.target_names.contains(&Target::Input)
                 && !registry.has_weights(&node.op_type)
-                && !rule.op_names.is_empty()
                 && rule.op_names.contains(&node.name)
             {
                 return Err(Error::config(

@@ -379,6 +379,23 @@ int32_t calibr8_trt_logger_destroy(calibr8_trt_logger* logger)
     });
 }
 
+// ---- plugins -------------------------------------------------------------------------------------
+int32_t calibr8_trt_init_plugins(calibr8_trt_init_plugins_fn init, calibr8_trt_logger* logger)
+{
+    SHIM_FN({
+        REQUIRE(init);
+        REQUIRE(logger);
+        // The empty namespace is the one TensorRT's ONNX parser looks plugins up in.
+        if (!init(static_cast<ILogger*>(logger), ""))
+        {
+            return fail(CALIBR8_TRT_ERR_TENSORRT,
+                "initLibNvInferPlugins returned false (a plugin library of another TensorRT version?); "
+                "the TensorRT log says why");
+        }
+        return CALIBR8_TRT_OK;
+    });
+}
+
 // ---- builder -------------------------------------------------------------------------------------
 int32_t calibr8_trt_builder_create(
     calibr8_trt_create_infer_builder_fn factory, calibr8_trt_logger* logger, calibr8_trt_builder** out)
@@ -391,8 +408,10 @@ int32_t calibr8_trt_builder_create(
         if (builder == nullptr)
         {
             return fail(CALIBR8_TRT_ERR_TENSORRT,
-                "createInferBuilder_INTERNAL returned null (no usable CUDA device or driver, or a "
-                "library/header version mismatch; the TensorRT log says which)");
+                "createInferBuilder_INTERNAL returned null: TensorRT could not load its builder "
+                "resource library (libnvinfer_builder_resource.so.<version>, \"Error Code 6\" in the "
+                "log), found no usable CUDA device or driver, or the library is older than these "
+                "headers; the TensorRT log says which");
         }
         *out = reinterpret_cast<calibr8_trt_builder*>(static_cast<IBuilder*>(builder));
         return CALIBR8_TRT_OK;
@@ -557,6 +576,21 @@ int32_t calibr8_trt_network_set_dynamic_range(
                 std::string("ITensor::setDynamicRange(") + std::to_string(min) + ", " + std::to_string(max)
                     + ") refused for tensor '" + tensor + "' (needs min <= max, and a weakly typed network)");
         }
+        return CALIBR8_TRT_OK;
+    });
+}
+
+int32_t calibr8_trt_network_mark_output(calibr8_trt_network* network, const char* tensor)
+{
+    SHIM_FN({
+        REQUIRE(network);
+        REQUIRE(tensor);
+        ITensor* t = nullptr;
+        int32_t const status = find_tensor(network, tensor, &t);
+        if (status != CALIBR8_TRT_OK)
+            return status;
+        if (!t->isNetworkOutput())
+            network->network->markOutput(*t);
         return CALIBR8_TRT_OK;
     });
 }
@@ -841,7 +875,7 @@ int32_t calibr8_trt_builder_config_set_memory_pool_limit(
         int32_t const status = check_enum<MemoryPoolType>("MemoryPoolType", pool);
         if (status != CALIBR8_TRT_OK)
             return status;
-        as_trt(config)->setMemoryPoolLimit(static_cast<MemoryPoolType>(pool), static_cast<std::size_t>(bytes));
+        as_trt(config)->setMemoryPoolLimit(static_cast<MemoryPoolType>(pool), bytes);
         return CALIBR8_TRT_OK;
     });
 }

@@ -23,6 +23,7 @@
 #ifndef CALIBR8_TRT_SHIM_H
 #define CALIBR8_TRT_SHIM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -109,11 +110,14 @@ typedef void* (*calibr8_trt_create_infer_builder_fn)(void* logger, int32_t versi
 typedef void* (*calibr8_trt_create_infer_runtime_fn)(void* logger, int32_t version);
 /* createNvOnnxParser_INTERNAL, resolved from libnvonnxparser.so.10. */
 typedef void* (*calibr8_trt_create_onnx_parser_fn)(void* network, void* logger, int32_t version);
+/* initLibNvInferPlugins(void* logger, const char* libNamespace), from libnvinfer_plugin.so.10. */
+typedef bool (*calibr8_trt_init_plugins_fn)(void* logger, const char* lib_namespace);
 
 /* ---- errors and versions --------------------------------------------------------------------- */
 /* The calling thread's last error message ("" if none). Valid until its next shim call. */
 const char* calibr8_trt_last_error(void);
-/* NV_TENSORRT_VERSION of the headers the shim was compiled against (e.g. 101600). */
+/* NV_TENSORRT_VERSION of the headers the shim was compiled against: major * 10000 + minor * 100
+ * + patch (101600 for the 10.16.0 headers of the NVIDIA/TensorRT tag v10.16). */
 int32_t calibr8_trt_header_version(void);
 /* NV_ONNX_PARSER_VERSION of the headers the shim was compiled against (100 in every 10.x). */
 int32_t calibr8_trt_onnx_parser_header_version(void);
@@ -122,6 +126,11 @@ int32_t calibr8_trt_onnx_parser_header_version(void);
 int32_t calibr8_trt_logger_create(
     calibr8_trt_log_fn callback, void* user_data, calibr8_trt_logger** out);
 int32_t calibr8_trt_logger_destroy(calibr8_trt_logger* logger);
+
+/* ---- plugins --------------------------------------------------------------------------------- */
+/* Registers TensorRT's plugins (initLibNvInferPlugins) with `logger`, which must outlive every
+ * TensorRT object: call once per process, before the first network is parsed. */
+int32_t calibr8_trt_init_plugins(calibr8_trt_init_plugins_fn init, calibr8_trt_logger* logger);
 
 /* ---- builder --------------------------------------------------------------------------------- */
 int32_t calibr8_trt_builder_create(calibr8_trt_create_infer_builder_fn factory,
@@ -154,6 +163,10 @@ int32_t calibr8_trt_network_tensor_data_type(
 int32_t calibr8_trt_network_set_dynamic_range(
     calibr8_trt_network* network, const char* tensor, float min, float max);
 
+/* INetworkDefinition::markOutput on the tensor of that name (no-op when it already is an output):
+ * an intermediate tensor becomes an engine output, for layer-by-layer comparison. Marking keeps
+ * TensorRT from fusing across it. CALIBR8_TRT_ERR_NOT_FOUND for an unknown name. */
+int32_t calibr8_trt_network_mark_output(calibr8_trt_network* network, const char* tensor);
 int32_t calibr8_trt_network_num_layers(const calibr8_trt_network* network, int32_t* out);
 int32_t calibr8_trt_network_layer_name(
     const calibr8_trt_network* network, int32_t layer, const char** out);

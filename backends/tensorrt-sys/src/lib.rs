@@ -224,6 +224,10 @@ pub type calibr8_trt_create_infer_runtime_fn =
 #[allow(non_camel_case_types)]
 pub type calibr8_trt_create_onnx_parser_fn =
     unsafe extern "C" fn(network: *mut c_void, logger: *mut c_void, version: c_int) -> *mut c_void;
+/// `initLibNvInferPlugins(void* logger, const char* libNamespace)` from libnvinfer_plugin.
+#[allow(non_camel_case_types)]
+pub type calibr8_trt_init_plugins_fn =
+    unsafe extern "C" fn(logger: *mut c_void, lib_namespace: *const c_char) -> bool;
 /// `getInferLibVersion()` from libnvinfer: `major * 10000 + minor * 100 + patch` in 10.x.
 #[allow(non_camel_case_types)]
 pub type calibr8_trt_get_infer_lib_version_fn = unsafe extern "C" fn() -> i32;
@@ -237,7 +241,8 @@ unsafe extern "C" {
     /// # Safety
     /// The pointer is valid until this thread's next shim call; copy the text out first.
     pub fn calibr8_trt_last_error() -> *const c_char;
-    /// `NV_TENSORRT_VERSION` of the headers the shim was compiled against (e.g. `101600`).
+    /// `NV_TENSORRT_VERSION` of the headers the shim was compiled against: `major * 10000 +
+    /// minor * 100 + patch` (`101600` for the 10.16.0 headers of the tag v10.16).
     ///
     /// # Safety
     /// Always safe to call; `unsafe` only because it is foreign.
@@ -296,6 +301,14 @@ shim_functions! {
     ) -> i32;
     /// Destroys a logger (NULL is fine). Every object created with it must be gone first.
     pub fn calibr8_trt_logger_destroy(logger: *mut calibr8_trt_logger) -> i32;
+
+    // ---- plugins ----
+    /// `initLibNvInferPlugins(logger, "")` through `init` ([`loader::PluginApi::init`]). The
+    /// logger must outlive every TensorRT object (use the process-wide one).
+    pub fn calibr8_trt_init_plugins(
+        init: Option<calibr8_trt_init_plugins_fn>,
+        logger: *mut calibr8_trt_logger,
+    ) -> i32;
 
     // ---- builder ----
     /// Creates an `IBuilder` through `factory` (`createInferBuilder_INTERNAL` from
@@ -370,6 +383,13 @@ shim_functions! {
         tensor: *const c_char,
         min: f32,
         max: f32,
+    ) -> i32;
+    /// `INetworkDefinition::markOutput` on the tensor of that name (no-op when it already is
+    /// one): an intermediate tensor becomes an engine output. Keeps TensorRT from fusing across
+    /// it. [`CALIBR8_TRT_ERR_NOT_FOUND`] for an unknown name.
+    pub fn calibr8_trt_network_mark_output(
+        network: *mut calibr8_trt_network,
+        tensor: *const c_char,
     ) -> i32;
     /// Number of layers.
     pub fn calibr8_trt_network_num_layers(

@@ -36,6 +36,17 @@ pub const ONNX_PARSER_LIB: &str = "libnvonnxparser.so.10";
 #[cfg(windows)]
 pub const ONNX_PARSER_LIB: &str = "nvonnxparser_10.dll";
 
+/// File name of TensorRT's plugin library (optional: `initLibNvInferPlugins` registers the
+/// plugins ONNX models may name, e.g. for `InstanceNormalization` fallbacks).
+#[cfg(not(windows))]
+pub const PLUGIN_LIB: &str = "libnvinfer_plugin.so.10";
+/// File name of TensorRT's plugin library.
+#[cfg(windows)]
+pub const PLUGIN_LIB: &str = "nvinfer_plugin_10.dll";
+/// Stem of the library libnvinfer opens by bare name before its first builder:
+/// `libnvinfer_builder_resource.so.<major>.<minor>.<patch>` of the running version.
+pub const BUILDER_RESOURCE_STEM: &str = "libnvinfer_builder_resource";
+
 /// Environment variable: path of `libnvinfer.so.10` (or a folder holding it); the only place
 /// looked at when set.
 pub const ENV_LIB: &str = "CALIBR8_TENSORRT_LIB";
@@ -49,6 +60,7 @@ const SYM_VERSION: &str = "getInferLibVersion";
 const SYM_BUILDER: &str = "createInferBuilder_INTERNAL";
 const SYM_RUNTIME: &str = "createInferRuntime_INTERNAL";
 const SYM_PARSER: &str = "createNvOnnxParser_INTERNAL";
+const SYM_PLUGINS: &str = "initLibNvInferPlugins";
 
 /// A TensorRT version as `getInferLibVersion()` encodes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -69,6 +81,19 @@ impl TensorRtVersion {
         let (major, rest) =
             if raw >= 100_000 { (raw / 10_000, raw % 10_000) } else { (raw / 1_000, raw % 1_000) };
         Self { major, minor: rest / 100, patch: rest % 100 }
+    }
+}
+
+impl TensorRtVersion {
+    /// `major.minor`, the part of a version that decides API compatibility with headers.
+    pub fn minor_release(&self) -> (u32, u32) {
+        (self.major, self.minor)
+    }
+
+    /// File name of the builder resource library of this version
+    /// (`libnvinfer_builder_resource.so.10.16.0`).
+    pub fn builder_resource_file(&self) -> String {
+        format!("{BUILDER_RESOURCE_STEM}.so.{self}")
     }
 }
 
@@ -133,6 +158,25 @@ pub enum LoadError {
         /// The library.
         path: PathBuf,
     },
+    /// The library is an older 10.x release than the headers the shim was compiled against:
+    /// newer headers may call virtual functions an older library does not have.
+    #[error(
+        "{} is TensorRT {found}, older than the TensorRT {headers} headers calibr8's shim was \
+         compiled against (TensorRT only promises a library works with its own or older headers). \
+         Install TensorRT {}.{} or newer, or rebuild calibr8 against this library's headers \
+         (TENSORRT_ROOT=/path/to/TensorRT-{found} cargo build --release --features tensorrt)",
+        path.display(),
+        headers.major,
+        headers.minor
+    )]
+    OlderThanHeaders {
+        /// The version the library reports.
+        found: TensorRtVersion,
+        /// `NV_TENSORRT_VERSION` of the shim's headers.
+        headers: TensorRtVersion,
+        /// The library.
+        path: PathBuf,
+    },
     /// [`init_from`] asked for one library after another was loaded.
     #[error(
         "TensorRT is already loaded from {}; cannot switch to {}. Call init_from before anything \
@@ -153,7 +197,9 @@ fn join(tried: &[Attempt]) -> String {
 }
 
 fn remedy(library: &str) -> String {
-    if library == ONNX_PARSER_LIB {
+    if library == PLUGIN_LIB {
+        format!("Install TensorRT {REQUIRED_MAJOR}'s plugin library ({PLUGIN_LIB}) beside {NVINFER_LIB}")
+    } else if library == ONNX_PARSER_LIB {
         format!(
             "Install TensorRT {REQUIRED_MAJOR}'s ONNX parser ({ONNX_PARSER_LIB}), or set \
              {ENV_ONNX_PARSER_LIB}=/path/to/{ONNX_PARSER_LIB}"
@@ -182,6 +228,60 @@ impl fmt::Debug for OnnxParserApi {
     }
 }
 
+/// `libnvinfer_plugin.so.10`, opened, with its one entry point.
+pub struct PluginApi {
+    /// Where it was opened from.
+    pub path: PathBuf,
+    /// `bool initLibNvInferPlugins(void* logger, char const* libNamespace)`.
+    pub init: crate::calibr8_trt_init_plugins_fn,
+    // Keeps `init` valid; never unloaded while `self` lives.
+    _library: libloading::Library,
+}
+
+impl fmt::Debug for PluginApi {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PluginApi").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+/// Where libnvinfer's builder resource library (`libnvinfer_builder_resource.so.10.x.y`) comes
+/// from. libnvinfer opens it by bare name before its first builder: found on the system's
+/// library path when libnvinfer was, but not when libnvinfer was opened by absolute path
+/// (`CALIBR8_TENSORRT_LIB`, `$TENSORRT_ROOT/lib`) without `LD_LIBRARY_PATH` — TensorRT then
+/// fails with "Error Code 6: Unable to load library" (NVIDIA/TensorRT#2218). So calibr8 loads
+/// it from libnvinfer's folder first; glibc hands that copy out by soname afterwards.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BuilderResource {
+    /// Loaded from libnvinfer's folder.
+    Preloaded(PathBuf),
+    /// libnvinfer was found on the system's library path; so will this be.
+    SystemSearch,
+    /// Not in libnvinfer's folder (or it did not load): the first builder will fail.
+    Missing {
+        /// The file looked for.
+        file: String,
+        /// The folder looked in.
+        folder: PathBuf,
+        /// Why it could not be loaded.
+        error: String,
+    },
+}
+
+impl BuilderResource {
+    /// `Some(message ending with the remedy)` when the first builder will fail for want of it.
+    pub fn problem(&self) -> Option<String> {
+        match self {
+            BuilderResource::Missing { file, folder, error } => Some(format!(
+                "TensorRT's builder needs {file}, which is not loadable from {} ({error}). Put \
+                 TensorRT's whole lib/ folder there, or add the folder holding {file} to \
+                 LD_LIBRARY_PATH",
+                folder.display()
+            )),
+            _ => None,
+        }
+    }
+}
+
 /// `libnvinfer.so.10`, opened and version-checked, with the factories the shim needs.
 pub struct Api {
     /// Where libnvinfer was opened from (a bare file name when found on the library path).
@@ -197,6 +297,9 @@ pub struct Api {
     /// `createInferRuntime_INTERNAL`, for [`crate::calibr8_trt_runtime_create`].
     pub create_infer_runtime: calibr8_trt_create_infer_runtime_fn,
     onnx_parser: Result<OnnxParserApi, LoadError>,
+    plugins: Result<PluginApi, LoadError>,
+    // Loaded once, before the first builder.
+    builder_resource: OnceLock<(BuilderResource, Option<libloading::Library>)>,
     // Keeps the function pointers above valid; never unloaded while `self` lives.
     _library: libloading::Library,
 }
@@ -218,8 +321,22 @@ impl Api {
     /// `nvinfer`: a file, or a folder holding [`NVINFER_LIB`]; `None` searches the system's
     /// library path, then `$TENSORRT_ROOT/lib`. `onnx_parser`: likewise for [`ONNX_PARSER_LIB`];
     /// `None` looks beside libnvinfer first. A parser that fails to load is kept as the error of
-    /// [`Api::onnx_parser`], not returned here.
+    /// [`Api::onnx_parser`], not returned here; so is the optional [`PLUGIN_LIB`].
+    ///
+    /// A library older (by minor release) than the headers the shim was compiled against is
+    /// refused ([`LoadError::OlderThanHeaders`]); the stub build has no headers and checks
+    /// the major version only.
     pub fn load_from(nvinfer: Option<&Path>, onnx_parser: Option<&Path>) -> Result<Api, LoadError> {
+        Api::load_requiring(nvinfer, onnx_parser, headers_version())
+    }
+
+    /// [`Api::load_from`] with the oldest acceptable release given: `Some(v)` refuses a library
+    /// whose `major.minor` is below `v`'s, `None` checks the major version only.
+    pub fn load_requiring(
+        nvinfer: Option<&Path>,
+        onnx_parser: Option<&Path>,
+        minimum: Option<TensorRtVersion>,
+    ) -> Result<Api, LoadError> {
         let candidates = match nvinfer {
             Some(path) => vec![file_in(path, NVINFER_LIB)],
             None => default_candidates(),
@@ -235,6 +352,9 @@ impl Api {
         if version.major != REQUIRED_MAJOR {
             return Err(LoadError::BadVersion { found: version, required: REQUIRED_MAJOR, path });
         }
+        if let Some(headers) = minimum.filter(|h| version.minor_release() < h.minor_release()) {
+            return Err(LoadError::OlderThanHeaders { found: version, headers, path });
+        }
         // SAFETY: both are `void* (void* logger, int32_t version) noexcept` in TensorRT 10.
         let create_infer_builder: calibr8_trt_create_infer_builder_fn =
             unsafe { symbol(&library, SYM_BUILDER, &path, NVINFER_LIB)? };
@@ -244,17 +364,10 @@ impl Api {
 
         let parser_candidates = match onnx_parser {
             Some(path) => vec![file_in(path, ONNX_PARSER_LIB)],
-            None => {
-                let mut list = Vec::new();
-                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    list.push(dir.join(ONNX_PARSER_LIB));
-                }
-                list.extend(default_candidates_for(ONNX_PARSER_LIB));
-                list.dedup();
-                list
-            }
+            None => beside_then_default(&path, ONNX_PARSER_LIB),
         };
         let onnx_parser = load_parser(&parser_candidates);
+        let plugins = load_plugins(&beside_then_default(&path, PLUGIN_LIB));
         match &onnx_parser {
             Ok(parser) => tracing::info!(
                 target: "calibr8_tensorrt::loader",
@@ -279,8 +392,25 @@ impl Api {
             create_infer_builder,
             create_infer_runtime,
             onnx_parser,
+            plugins,
+            builder_resource: OnceLock::new(),
             _library: library,
         })
+    }
+
+    /// The plugin library, or why it could not be loaded (it is optional).
+    pub fn plugins(&self) -> Result<&PluginApi, LoadError> {
+        self.plugins.as_ref().map_err(Clone::clone)
+    }
+
+    /// Makes sure libnvinfer will find its builder resource library: loads it from
+    /// libnvinfer's own folder (once; later calls return the first answer). Call before the
+    /// first builder; runtimes (running a saved engine) do not need it.
+    pub fn preload_builder_resource(&self) -> &BuilderResource {
+        let (status, _) = self
+            .builder_resource
+            .get_or_init(|| preload_builder_resource(&self.path, self.version));
+        status
     }
 
     /// The ONNX parser, or why it could not be loaded.
@@ -295,6 +425,67 @@ fn load_parser(candidates: &[PathBuf]) -> Result<OnnxParserApi, LoadError> {
     let create_onnx_parser: calibr8_trt_create_onnx_parser_fn =
         unsafe { symbol(&library, SYM_PARSER, &path, ONNX_PARSER_LIB)? };
     Ok(OnnxParserApi { path, create_onnx_parser, _library: library })
+}
+
+/// Loads `libnvinfer_builder_resource.so.<version>` from the folder of `nvinfer` (nothing to do
+/// for a bare name: the system's search finds both).
+fn preload_builder_resource(
+    nvinfer: &Path,
+    version: TensorRtVersion,
+) -> (BuilderResource, Option<libloading::Library>) {
+    let Some(folder) = nvinfer.parent().filter(|d| !d.as_os_str().is_empty()) else {
+        return (BuilderResource::SystemSearch, None);
+    };
+    let file = version.builder_resource_file();
+    let path = folder.join(&file);
+    // SAFETY: TensorRT's own resource library; libnvinfer would load it anyway.
+    match unsafe { libloading::Library::new(&path) } {
+        Ok(lib) => {
+            tracing::info!(
+                target: "calibr8_tensorrt::loader",
+                path = %path.display(),
+                "preloaded TensorRT's builder resource"
+            );
+            (BuilderResource::Preloaded(path), Some(lib))
+        }
+        Err(err) => {
+            let status = BuilderResource::Missing {
+                file,
+                folder: folder.to_path_buf(),
+                error: dl_error(&err),
+            };
+            if let Some(problem) = status.problem() {
+                tracing::warn!(target: "calibr8_tensorrt::loader", "{problem}");
+            }
+            (status, None)
+        }
+    }
+}
+
+fn load_plugins(candidates: &[PathBuf]) -> Result<PluginApi, LoadError> {
+    let (library, path) = open_first(PLUGIN_LIB, candidates)?;
+    // SAFETY: `bool initLibNvInferPlugins(void* logger, char const* libNamespace)`.
+    let init: crate::calibr8_trt_init_plugins_fn =
+        unsafe { symbol(&library, SYM_PLUGINS, &path, PLUGIN_LIB)? };
+    Ok(PluginApi { path, init, _library: library })
+}
+
+/// `name` in the folder libnvinfer came from (when it came from one), then the default search.
+fn beside_then_default(nvinfer: &Path, name: &str) -> Vec<PathBuf> {
+    let mut list = Vec::new();
+    if let Some(dir) = nvinfer.parent().filter(|d| !d.as_os_str().is_empty()) {
+        list.push(dir.join(name));
+    }
+    list.extend(default_candidates_for(name));
+    list.dedup();
+    list
+}
+
+/// `NV_TENSORRT_VERSION` of the headers the shim was compiled against; `None` in the stub build.
+pub fn headers_version() -> Option<TensorRtVersion> {
+    // SAFETY: returns a constant (0 in the stub build).
+    let raw = unsafe { crate::calibr8_trt_header_version() };
+    (raw > 0).then(|| TensorRtVersion::from_raw(raw))
 }
 
 /// `path` itself, or `path/name` when `path` is a folder.
@@ -448,6 +639,14 @@ mod tests {
             ),
             "{message}"
         );
+    }
+
+    #[test]
+    fn a_libnvinfer_from_the_library_path_needs_no_preload() {
+        let v = TensorRtVersion { major: 10, minor: 16, patch: 0 };
+        let (status, lib) = preload_builder_resource(Path::new(NVINFER_LIB), v);
+        assert_eq!(status, BuilderResource::SystemSearch);
+        assert!(lib.is_none() && status.problem().is_none());
     }
 
     #[test]

@@ -4,8 +4,11 @@
 
 mod common;
 
-use calibr8_tensorrt_sys::loader::{Api, LoadError, TensorRtVersion, NVINFER_LIB, ONNX_PARSER_LIB};
-use common::{shared_library, version_fn, FACTORIES, PARSER};
+use calibr8_tensorrt_sys::loader::{
+    headers_version, Api, BuilderResource, LoadError, TensorRtVersion, NVINFER_LIB,
+    ONNX_PARSER_LIB, PLUGIN_LIB,
+};
+use common::{shared_library, shared_library_with, version_fn, FACTORIES, PARSER};
 
 #[test]
 fn tensorrt_8_is_a_bad_version() {
@@ -31,7 +34,7 @@ fn tensorrt_8_is_a_bad_version() {
 #[test]
 fn a_library_without_the_runtime_factory_is_missing_a_symbol() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let source = version_fn(100_900)
+    let source = version_fn(101_600)
         + "void* createInferBuilder_INTERNAL(void* l, int v) { (void)l; (void)v; return 0; }\n";
     let lib = shared_library(dir.path(), NVINFER_LIB, &source);
     let err = Api::load_from(Some(&lib), None).expect_err("symbol missing");
@@ -76,7 +79,7 @@ fn a_complete_tensorrt_10_loads_with_the_parser_beside_it() {
 #[test]
 fn a_missing_parser_is_reported_only_when_asked_for() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let lib = shared_library(dir.path(), NVINFER_LIB, &(version_fn(100_000) + FACTORIES));
+    let lib = shared_library(dir.path(), NVINFER_LIB, &(version_fn(101_600) + FACTORIES));
     let nowhere = dir.path().join("no-such-dir").join(ONNX_PARSER_LIB);
     let api = Api::load_from(Some(&lib), Some(&nowhere)).expect("libnvinfer alone loads");
     let err = api.onnx_parser().expect_err("no parser there");
@@ -98,7 +101,7 @@ fn a_missing_parser_is_reported_only_when_asked_for() {
 #[test]
 fn a_parser_without_its_factory_is_missing_a_symbol() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let lib = shared_library(dir.path(), NVINFER_LIB, &(version_fn(100_000) + FACTORIES));
+    let lib = shared_library(dir.path(), NVINFER_LIB, &(version_fn(101_600) + FACTORIES));
     let parser = shared_library(dir.path(), ONNX_PARSER_LIB, "int unrelated(void) { return 0; }\n");
     let api = Api::load_from(Some(&lib), None).expect("libnvinfer alone loads");
     assert_eq!(
@@ -157,4 +160,141 @@ fn the_shim_calls_the_loaded_factory() {
 
         assert_eq!(sys::calibr8_trt_logger_destroy(logger), sys::CALIBR8_TRT_OK);
     }
+}
+
+/// A fake libnvinfer whose builder factory does what the real one does first: open its builder
+/// resource library by bare name. It returns a non-null sentinel only when that works.
+fn nvinfer_opening_its_builder_resource(version: i32, resource: &str) -> String {
+    version_fn(version)
+        + &format!(
+            r#"
+#include <dlfcn.h>
+void* createInferBuilder_INTERNAL(void* logger, int version) {{
+    (void)logger; (void)version;
+    void* resource = dlopen("{resource}", RTLD_NOW);
+    return resource ? (void*)0x1 : 0;
+}}
+void* createInferRuntime_INTERNAL(void* logger, int version) {{ (void)logger; (void)version; return 0; }}
+"#
+        )
+}
+
+/// TensorRT tar installs: libnvinfer opened by absolute path cannot find its builder resource
+/// by bare name (NVIDIA/TensorRT#2218, "Error Code 6 … Unable to load library"); preloading it
+/// from libnvinfer's folder makes the bare-name open succeed (glibc matches the soname).
+// See: /tmp/iss/16.md point 1
+#[test]
+fn issue_16_builder_resource_is_preloaded_from_libnvinfers_folder() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let version = TensorRtVersion { major: 10, minor: 16, patch: 7 };
+    let resource_file = version.builder_resource_file();
+    assert_eq!(resource_file, "libnvinfer_builder_resource.so.10.16.7");
+    let resource = shared_library_with(
+        dir.path(),
+        &resource_file,
+        "int fake_builder_resource(void) { return 7; }\n",
+        &[&format!("-Wl,-soname,{resource_file}")],
+    );
+    let lib = shared_library_with(
+        dir.path(),
+        NVINFER_LIB,
+        &nvinfer_opening_its_builder_resource(101_607, &resource_file),
+        &["-ldl"],
+    );
+    let api = Api::load_requiring(Some(&lib), None, None).expect("fake loads");
+    // SAFETY: the fake factory ignores its arguments.
+    let before = unsafe { (api.create_infer_builder)(std::ptr::null_mut(), 0) };
+    assert!(before.is_null(), "without the preload the bare-name open must fail, as in #2218");
+
+    assert_eq!(api.preload_builder_resource(), &BuilderResource::Preloaded(resource.clone()));
+    assert_eq!(api.preload_builder_resource().problem(), None);
+    // SAFETY: as above.
+    let after = unsafe { (api.create_infer_builder)(std::ptr::null_mut(), 0) };
+    assert!(!after.is_null(), "the preloaded resource must satisfy the bare-name open");
+}
+
+// See: /tmp/iss/16.md point 1
+#[test]
+fn issue_16_a_missing_builder_resource_is_named_with_the_remedy() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lib = shared_library(dir.path(), NVINFER_LIB, &(version_fn(101_503) + FACTORIES));
+    let api = Api::load_requiring(Some(&lib), None, None).expect("fake loads");
+    let status = api.preload_builder_resource();
+    let BuilderResource::Missing { file, folder, error } = status else {
+        panic!("expected Missing, got {status:?}");
+    };
+    assert_eq!(file, "libnvinfer_builder_resource.so.10.15.3");
+    assert_eq!(folder, dir.path());
+    assert!(!error.is_empty());
+    let problem = status.problem().expect("a problem");
+    assert!(problem.contains("libnvinfer_builder_resource.so.10.15.3"), "{problem}");
+    assert!(problem.ends_with("to LD_LIBRARY_PATH"), "{problem}");
+}
+
+/// The shim is compiled against one set of headers; an older 10.x library may lack virtual
+/// functions those headers call, so it is refused with the remedy.
+// See: /tmp/iss/16.md point 5
+#[test]
+fn issue_16_a_library_older_than_the_headers_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lib = shared_library(dir.path(), NVINFER_LIB, &(version_fn(100_900) + FACTORIES));
+    let headers = TensorRtVersion { major: 10, minor: 16, patch: 0 };
+    let err = Api::load_requiring(Some(&lib), None, Some(headers)).expect_err("10.9 < 10.16");
+    assert_eq!(
+        err,
+        LoadError::OlderThanHeaders {
+            found: TensorRtVersion { major: 10, minor: 9, patch: 0 },
+            headers,
+            path: lib.clone(),
+        }
+    );
+    let message = err.to_string();
+    assert!(
+        message.contains("is TensorRT 10.9.0, older than the TensorRT 10.16.0 headers"),
+        "{message}"
+    );
+    assert!(message.contains("Install TensorRT 10.16 or newer"), "{message}");
+    assert!(message.ends_with("cargo build --release --features tensorrt)"), "{message}");
+    // Patch releases of the same minor, and newer minors, are fine.
+    for ok in [101_600, 101_601, 101_700] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let lib = shared_library(dir.path(), NVINFER_LIB, &(version_fn(ok) + FACTORIES));
+        Api::load_requiring(Some(&lib), None, Some(headers)).expect("not older");
+    }
+    // load_from checks against the headers actually compiled in (none in the stub build).
+    match headers_version() {
+        Some(compiled) => {
+            assert_eq!(compiled.major, 10);
+            assert!(
+                matches!(Api::load_from(Some(&lib), None), Err(LoadError::OlderThanHeaders { .. }))
+                    == (compiled.minor > 9)
+            );
+        }
+        None => {
+            assert!(!calibr8_tensorrt_sys::SHIM_AVAILABLE);
+            Api::load_from(Some(&lib), None).expect("the stub checks the major version only");
+        }
+    }
+}
+
+#[test]
+fn the_plugin_library_beside_libnvinfer_is_found_and_optional() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lib = shared_library(dir.path(), NVINFER_LIB, &(version_fn(101_600) + FACTORIES));
+    let api = Api::load_requiring(Some(&lib), None, None).expect("fake loads");
+    assert!(
+        matches!(api.plugins(), Err(LoadError::NotFound { library, .. }) if library == PLUGIN_LIB),
+        "{:?}",
+        api.plugins()
+    );
+    let plugins = shared_library(
+        dir.path(),
+        PLUGIN_LIB,
+        "#include <stdbool.h>\nbool initLibNvInferPlugins(void* l, const char* n) { (void)l; (void)n; return true; }\n",
+    );
+    let api = Api::load_requiring(Some(&lib), None, None).expect("fake loads");
+    let found = api.plugins().expect("plugins beside libnvinfer");
+    assert_eq!(found.path, plugins);
+    // SAFETY: the fake ignores its arguments.
+    assert!(unsafe { (found.init)(std::ptr::null_mut(), c"".as_ptr()) });
 }

@@ -32,6 +32,8 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 const BATCH: usize = 32;
+/// The calibration cache of every range the dynamic-range plan sets.
+const PLAN_CACHE: &str = "calibration.plan.cache";
 const WARMUP: usize = 20;
 
 struct Args {
@@ -209,6 +211,14 @@ fn run() -> Result<()> {
         let backend = TensorRtBackend::new(b.options.clone());
         let plan = backend.plan(Lowering::Quantized(&quantized), &EngineOptions::default())?;
         print_plan(b.label, &plan, &quantized);
+        if b.options.mode == LoweringMode::DynamicRange {
+            // calibration.cache holds the calibrated activations only; trtexec needs every
+            // range the plan sets to build the same engine.
+            let path = args.out.join(PLAN_CACHE);
+            let text = engine_file::calibration_cache_for(&plan, trt_version.header_number());
+            calibr8_core::export::write_atomic(&path, text.as_bytes())?;
+            println!("  wrote {} (every planned range, for trtexec --calib)", shown(&path));
+        }
     }
 
     // 5. Engines and latencies, when TensorRT 10 and a GPU are here.
@@ -353,7 +363,7 @@ fn print_trtexec(args: &Args) {
     let model = shown(&args.model);
     let shapes = format!("--shapes=input:{BATCH}x3x32x32");
     println!("  trtexec --onnx={out}/model.qdq.onnx --stronglyTyped {shapes}");
-    println!("  trtexec --onnx={model} --int8 --fp16 --calib={out}/calibration.cache {shapes}");
+    println!("  trtexec --onnx={model} --int8 --fp16 --calib={out}/{PLAN_CACHE} {shapes}");
     println!("  trtexec --onnx={model} --fp16 {shapes}");
     println!("  trtexec --onnx={model} {shapes}");
 }

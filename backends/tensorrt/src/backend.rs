@@ -7,7 +7,7 @@ use crate::inspect::LayerDump;
 use crate::internal::*;
 use crate::lower::{self, LoweringReport};
 use crate::plan::{BatchProfile, TrtOptions, TrtPlan};
-use crate::trt::{self, ExecutionContext, Logger, Runtime};
+use crate::trt::{self, ExecutionContext, Runtime};
 use calibr8_core::{Backend, Engine, EngineOptions, Lowering, TensorMap, TensorValue};
 use calibr8_tensorrt_sys as sys;
 use ndarray::ArrayD;
@@ -35,7 +35,7 @@ impl TensorRtBackend {
     }
 
     /// Plans `model` with this backend's options (and `options.batch`, when given, as the
-    /// optimization profile's opt/max).
+    /// optimization profile's opt/max; `options.capture` as extra engine outputs).
     pub fn plan(&self, model: Lowering<'_>, options: &EngineOptions) -> Result<TrtPlan> {
         let mut o = self.options.clone();
         if let Lowering::Float(_) = model {
@@ -49,15 +49,22 @@ impl TensorRtBackend {
                 o.batch = BatchProfile { min: 1.min(b), opt: b, max: b };
             }
         }
-        TrtPlan::new(model, &o)
+        let mut plan = TrtPlan::new(model, &o)?;
+        plan.extra_outputs = options.capture.clone();
+        Ok(plan)
     }
 
-    /// Builds the engine for `plan`: the serialized engine, its lowering report and the
-    /// TensorRT version that built it.
+    /// Builds the engine for `plan` on this backend's GPU ([`TensorRtBackend::device`]): the
+    /// serialized engine, its lowering report and the TensorRT version that built it.
     pub fn build(&self, plan: &TrtPlan) -> Result<(Vec<u8>, LoweringReport, u32)> {
         let api = trt::api()?;
-        let logger = Logger::new()?;
-        let built = lower::build(plan, &logger)?;
+        // TensorRT's builder works on the CUDA context current to the calling thread (cudart's
+        // device 0 when there is none): make the chosen GPU's primary context current first, and
+        // keep it until the build is done.
+        let device = Device::new(self.device)?;
+        device.bind()?;
+        let built = lower::build(plan)?;
+        drop(device);
         Ok((built.plan, built.report, api.raw_version.max(0) as u32))
     }
 
@@ -99,21 +106,26 @@ impl Backend for TensorRtBackend {
         crate::device::cuda_available().map_err(|why| Error::backend(crate::BACKEND, why))
     }
 
+    /// Captured tensors (`options.capture`) become engine outputs, returned after the model's
+    /// outputs: TensorRT then cannot fuse across them, so a capturing engine is for comparison
+    /// (layer by layer against another backend), not for timing.
     fn prepare(&self, model: Lowering<'_>, options: &EngineOptions) -> Result<Box<dyn Engine>> {
         self.check()?;
-        if !options.capture.is_empty() {
-            return Err(Error::Unsupported {
-                backend: crate::BACKEND.into(),
-                what: "capturing intermediate tensors (use the tract backend for calibration)"
-                    .into(),
-            });
-        }
         let plan = self.plan(model, options)?;
         for w in plan.warnings() {
             tracing::warn!(target: "calibr8_tensorrt", tensor = %w.tensor, layers = ?w.layers, "no calibrated range");
         }
         let (bytes, report, _) = self.build(&plan)?;
-        Ok(Box::new(TrtEngine::from_plan(&bytes, self.device, report)?))
+        let mut engine = TrtEngine::from_plan(&bytes, self.device, report)?;
+        let order: Vec<String> = model
+            .model()
+            .outputs()
+            .iter()
+            .map(|o| o.name.clone())
+            .chain(options.capture.iter().cloned())
+            .collect();
+        engine.order_outputs(&order)?;
+        Ok(Box::new(engine))
     }
 
     /// TensorRT honours fp16 and fp32 precision constraints on layers kept out of int8.
@@ -157,8 +169,7 @@ impl TrtEngine {
     pub fn from_plan(plan: &[u8], ordinal: usize, report: LoweringReport) -> Result<TrtEngine> {
         // The CUDA context must exist (and be current) before TensorRT touches the GPU.
         let device = Arc::new(Device::new(ordinal)?);
-        let logger = Logger::new()?;
-        let runtime = Runtime::new(&logger)?;
+        let runtime = Runtime::new()?;
         let engine = runtime.deserialize(plan)?;
         let io = engine.io_tensors()?;
         for t in &io {
@@ -183,6 +194,23 @@ impl TrtEngine {
             shapes: BTreeMap::new(),
             report,
         })
+    }
+
+    /// Puts the outputs in `order` (every output exactly once), the order `run` returns them.
+    pub fn order_outputs(&mut self, order: &[String]) -> Result<()> {
+        let mut sorted = order.to_vec();
+        sorted.sort();
+        sorted.dedup();
+        let mut have = self.outputs.clone();
+        have.sort();
+        if sorted != have || sorted.len() != order.len() {
+            return Err(Error::backend(
+                crate::BACKEND,
+                format!("the engine's outputs {:?} are not the requested {order:?}", self.outputs),
+            ));
+        }
+        self.outputs = order.to_vec();
+        Ok(())
     }
 
     /// The per-layer precision dump of this engine.
@@ -254,6 +282,9 @@ impl TrtEngine {
     }
 
     fn enqueue(&mut self) -> Result<()> {
+        // The engine may run on another thread than the one that built it: TensorRT enqueues on
+        // the thread's current context.
+        self.device.bind()?;
         // SAFETY: every I/O tensor is bound (bind) to a live buffer; the stream is the device's.
         unsafe { self.context.enqueue(self.device.raw_stream()) }
     }
@@ -340,6 +371,16 @@ impl Engine for TrtEngine {
                 Ok((name.clone(), TensorValue::F32(array)))
             })
             .collect()
+    }
+}
+
+impl Drop for TrtEngine {
+    /// Waits for work still queued on the stream (a `benchmark` or `run` cut short by an error)
+    /// before the buffers it reads and writes, and the context, are freed.
+    fn drop(&mut self) {
+        if let Err(e) = self.device.synchronize() {
+            tracing::warn!(target: "calibr8_tensorrt", "dropping an engine: {e}");
+        }
     }
 }
 

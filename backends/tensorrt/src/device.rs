@@ -7,19 +7,150 @@
 //! [`Device::time`] measures queued work with CUDA events: warm-up runs, then the median, min,
 //! max and mean over N runs.
 //!
-//! [`cuda_available`] says why no GPU can be used (no driver library, no device) without
-//! panicking, so tests can skip cleanly.
+//! [`cuda_available`] says why no GPU can be used (no driver library, no device, a driver too
+//! old for the calls calibr8 makes) without panicking, so tests can skip cleanly.
+//!
+//! **Driver floor: CUDA 12.0** (R525 or newer). cudarc is built with its `cuda-12000` bindings,
+//! the oldest that cover every call here; with dynamic loading cudarc resolves each driver
+//! symbol at its first use and *panics* when the driver lacks it (the `cuda-13000` bindings, for
+//! one, time events with `cuEventElapsedTime_v2`, new in 12.8). So [`cuda_available`] first
+//! checks the driver exports every symbol of [`DRIVER_SYMBOLS`], and every cudarc call goes
+//! through [`guarded`], which turns a "Missing symbol" panic into an error.
 
 use crate::internal::*;
 use cudarc::driver::{CudaContext, CudaSlice, CudaStream, DevicePtrMut, PinnedHostSlice};
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::path::Path;
 use std::sync::Arc;
 
+/// The CUDA version calibr8's cudarc bindings are generated for: the driver floor.
+pub const CUDA_FLOOR: &str = "12.0";
+
+/// Every CUDA driver API symbol the code in this module makes cudarc resolve (with its
+/// `cuda-12000` bindings), checked up front by [`cuda_available`]. All exist in drivers for CUDA
+/// 12.0 and later (CUDA 13 drivers keep the older entry points for binary compatibility).
+pub const DRIVER_SYMBOLS: &[&str] = &[
+    "cuInit",
+    "cuDeviceGetCount",
+    "cuDeviceGet",
+    "cuDeviceGetName",
+    "cuDeviceGetAttribute",
+    "cuDevicePrimaryCtxRetain",
+    "cuDevicePrimaryCtxRelease_v2",
+    "cuCtxSetCurrent",
+    "cuCtxGetCurrent",
+    "cuCtxSynchronize",
+    "cuStreamCreate",
+    "cuStreamDestroy_v2",
+    "cuStreamSynchronize",
+    "cuStreamWaitEvent",
+    "cuEventCreate",
+    "cuEventDestroy_v2",
+    "cuEventRecord",
+    "cuEventSynchronize",
+    "cuEventElapsedTime",
+    "cuMemAllocAsync",
+    "cuMemFreeAsync",
+    "cuMemAlloc_v2",
+    "cuMemFree_v2",
+    "cuMemsetD8Async",
+    "cuMemHostAlloc",
+    "cuMemFreeHost",
+    "cuMemcpyHtoDAsync_v2",
+    "cuMemcpyDtoHAsync_v2",
+    "cuMemcpyDtoDAsync_v2",
+];
+
 fn cuda(what: &str) -> impl FnOnce(cudarc::driver::DriverError) -> Error + '_ {
-    move |e| Error::backend(crate::BACKEND, format!("CUDA {what} failed: {e}"))
+    move |e| {
+        // DriverError's Display asks the driver for the text (cuGetErrorString), and cudarc
+        // panics when there is no driver library: name the code alone then.
+        // SAFETY: only tries to dlopen libcuda.
+        let text = if unsafe { cudarc::driver::sys::is_culib_present() } {
+            e.to_string()
+        } else {
+            format!("{:?}", e.0)
+        };
+        Error::backend(crate::BACKEND, format!("CUDA {what} failed: {text}"))
+    }
 }
 
-/// Ok when the CUDA driver library loads and reports at least one device; else why not, ending
-/// with the remedy.
+/// The remedy for a driver older than [`CUDA_FLOOR`].
+fn driver_remedy() -> String {
+    format!(
+        "calibr8 needs an NVIDIA driver for CUDA {CUDA_FLOOR} or newer (R525+); update the \
+         driver (nvidia-smi shows the CUDA version it supports)"
+    )
+}
+
+/// Runs a cudarc call, turning the panic cudarc raises for a symbol the driver lacks
+/// (`Missing symbol cuX: …`) into an error naming it and the driver floor. Any other panic is
+/// not ours to hide and continues.
+pub fn guarded<T>(
+    what: &str,
+    call: impl FnOnce() -> std::result::Result<T, cudarc::driver::DriverError>,
+) -> Result<T> {
+    match catch_unwind(AssertUnwindSafe(call)) {
+        Ok(result) => result.map_err(cuda(what)),
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| payload.downcast_ref::<&str>().copied())
+                .unwrap_or("");
+            match message.strip_prefix("Missing symbol ") {
+                Some(rest) => {
+                    let symbol = rest.split(':').next().unwrap_or(rest);
+                    Err(Error::backend(
+                        crate::BACKEND,
+                        format!(
+                            "CUDA {what} failed: the NVIDIA driver does not export {symbol} \
+                             ({message}). {}",
+                            driver_remedy()
+                        ),
+                    ))
+                }
+                None => resume_unwind(payload),
+            }
+        }
+    }
+}
+
+/// The symbols of [`DRIVER_SYMBOLS`] the driver library at `path` does not export (empty when
+/// it has them all); an error when it does not open.
+pub fn missing_driver_symbols(path: &Path) -> std::result::Result<Vec<&'static str>, String> {
+    // SAFETY: opening the CUDA driver library runs its initializers, as any CUDA use would.
+    let lib = unsafe { libloading::Library::new(path) }
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(DRIVER_SYMBOLS
+        .iter()
+        .copied()
+        // SAFETY: only looks the symbol up; it is never called through this pointer.
+        .filter(|name| unsafe { lib.get::<*const ()>(name.as_bytes()) }.is_err())
+        .collect())
+}
+
+/// Checks the first driver library cudarc would load exports [`DRIVER_SYMBOLS`].
+fn check_driver_symbols() -> std::result::Result<(), String> {
+    for candidate in cudarc::get_lib_name_candidates("cuda") {
+        let Ok(missing) = missing_driver_symbols(Path::new(&candidate)) else {
+            continue;
+        };
+        if missing.is_empty() {
+            return Ok(());
+        }
+        return Err(format!(
+            "the CUDA driver library {candidate} lacks {}: the driver is older than CUDA \
+             {CUDA_FLOOR}. {}",
+            missing.join(", "),
+            driver_remedy()
+        ));
+    }
+    Ok(())
+}
+
+/// Ok when the CUDA driver library loads, exports every symbol calibr8 uses and reports at
+/// least one device; else why not, ending with the remedy.
 pub fn cuda_available() -> std::result::Result<(), String> {
     // SAFETY: only tries to dlopen libcuda; no CUDA call is made before it succeeds.
     if !unsafe { cudarc::driver::sys::is_culib_present() } {
@@ -27,12 +158,13 @@ pub fn cuda_available() -> std::result::Result<(), String> {
                     on a machine with an NVIDIA GPU"
             .into());
     }
-    cudarc::driver::result::init()
-        .map_err(|e| format!("cuInit failed: {e}. Check the NVIDIA driver"))?;
-    match cudarc::driver::result::device::get_count() {
+    check_driver_symbols()?;
+    guarded("cuInit", cudarc::driver::result::init)
+        .map_err(|e| format!("{e}. Check the NVIDIA driver"))?;
+    match guarded("cuDeviceGetCount", cudarc::driver::result::device::get_count) {
         Ok(0) => Err("the CUDA driver reports no device. Check nvidia-smi".into()),
         Ok(_) => Ok(()),
-        Err(e) => Err(format!("cuDeviceGetCount failed: {e}. Check the NVIDIA driver")),
+        Err(e) => Err(format!("{e}. Check the NVIDIA driver")),
     }
 }
 
@@ -47,14 +179,19 @@ impl Device {
     /// Opens GPU `ordinal` (its primary context) and creates a stream.
     pub fn new(ordinal: usize) -> Result<Device> {
         cuda_available().map_err(|why| Error::backend(crate::BACKEND, why))?;
-        let ctx = CudaContext::new(ordinal).map_err(cuda("context creation"))?;
-        let stream = ctx.new_stream().map_err(cuda("stream creation"))?;
+        let ctx = guarded("context creation", || CudaContext::new(ordinal))?;
+        let stream = guarded("stream creation", || ctx.new_stream())?;
         Ok(Device { ctx, stream })
+    }
+
+    /// Makes this GPU's context current to the calling thread (TensorRT uses the current one).
+    pub fn bind(&self) -> Result<()> {
+        guarded("binding the context to the thread", || self.ctx.bind_to_thread())
     }
 
     /// The device's name (`NVIDIA H100 80GB HBM3`).
     pub fn name(&self) -> Result<String> {
-        self.ctx.name().map_err(cuda("cuDeviceGetName"))
+        guarded("cuDeviceGetName", || self.ctx.name())
     }
 
     /// The stream, for `enqueueV3` (as a raw `CUstream`) and copies.
@@ -69,32 +206,33 @@ impl Device {
 
     /// A zeroed device buffer of `len` f32.
     pub fn alloc(&self, len: usize) -> Result<CudaSlice<f32>> {
-        self.stream.alloc_zeros::<f32>(len).map_err(cuda("device allocation"))
+        guarded("device allocation", || self.stream.alloc_zeros::<f32>(len))
     }
 
     /// Pinned (page-locked) host memory of `len` f32, zeroed. Plain pinned memory, not
     /// write-combined: outputs are read back on the host.
     pub fn alloc_pinned(&self, len: usize) -> Result<PinnedHostSlice<f32>> {
         // SAFETY: the memory is zeroed below before anyone reads it.
-        let mut host = unsafe { self.ctx.alloc_pinned_with_flags::<f32>(len, 0) }
-            .map_err(cuda("pinned allocation"))?;
+        let mut host = guarded("pinned allocation", || unsafe {
+            self.ctx.alloc_pinned_with_flags::<f32>(len, 0)
+        })?;
         host.as_mut_slice().map_err(cuda("pinned access"))?.fill(0.0);
         Ok(host)
     }
 
     /// Queues a host → device copy.
     pub fn upload(&self, host: &PinnedHostSlice<f32>, device: &mut CudaSlice<f32>) -> Result<()> {
-        self.stream.memcpy_htod(host, device).map_err(cuda("host-to-device copy"))
+        guarded("host-to-device copy", || self.stream.memcpy_htod(host, device))
     }
 
     /// Queues a device → host copy.
     pub fn download(&self, device: &CudaSlice<f32>, host: &mut PinnedHostSlice<f32>) -> Result<()> {
-        self.stream.memcpy_dtoh(device, host).map_err(cuda("device-to-host copy"))
+        guarded("device-to-host copy", || self.stream.memcpy_dtoh(device, host))
     }
 
     /// Waits for everything queued on the stream.
     pub fn synchronize(&self) -> Result<()> {
-        self.stream.synchronize().map_err(cuda("stream synchronize"))
+        guarded("stream synchronize", || self.stream.synchronize())
     }
 
     /// The raw device address of `buffer`, for `setTensorAddress`. The caller queues work using
@@ -122,12 +260,12 @@ impl Device {
         let flags = Some(cudarc::driver::sys::CUevent_flags::CU_EVENT_DEFAULT);
         let mut samples = Vec::with_capacity(runs);
         for _ in 0..runs {
-            let start = self.ctx.new_event(flags).map_err(cuda("event creation"))?;
-            let end = self.ctx.new_event(flags).map_err(cuda("event creation"))?;
-            start.record(&self.stream).map_err(cuda("event record"))?;
+            let start = guarded("event creation", || self.ctx.new_event(flags))?;
+            let end = guarded("event creation", || self.ctx.new_event(flags))?;
+            guarded("event record", || start.record(&self.stream))?;
             work(self)?;
-            end.record(&self.stream).map_err(cuda("event record"))?;
-            samples.push(start.elapsed_ms(&end).map_err(cuda("event elapsed time"))? as f64);
+            guarded("event record", || end.record(&self.stream))?;
+            samples.push(guarded("event elapsed time", || start.elapsed_ms(&end))? as f64);
         }
         Ok(Timing::from_samples(samples))
     }

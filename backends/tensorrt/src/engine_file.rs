@@ -8,7 +8,9 @@
 //! Layout: `CALIBR8-TRT-ENGINE\n`, one line of JSON ([`EngineHeader`]), then the plan bytes.
 
 use crate::internal::*;
-use calibr8_core::export::{calibration_cache, write_atomic, TrtVersion};
+use crate::lower::LoweringReport;
+use crate::plan::TrtPlan;
+use calibr8_core::export::{write_atomic, write_calibration_cache_entries, TrtVersion};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -105,17 +107,40 @@ pub fn load_engine(path: impl AsRef<Path>, running: u32) -> Result<(EngineHeader
     Ok((header, plan.to_vec()))
 }
 
-/// The calibration cache text with the header of TensorRT `raw_version`.
-pub fn calibration_cache_for(q: &QuantizedModel, raw_version: u32) -> String {
-    calibration_cache(q, TrtVersion::from_number(raw_version))
+/// The calibration cache for `trtexec --int8 --calib` with every range the dynamic-range plan
+/// sets — calibrated activations *and* the ranges it derives through Reshape/Pad/MaxPool/…
+/// and the Gemm/MatMul weight constants' `±max|W|` under their ONNX names — with the header of
+/// TensorRT `raw_version`. (calibr8-core's `calibration_cache`, which `calibr8 quantize` writes,
+/// holds the calibrated activations only.) Ranges the lowering carries through layers TensorRT
+/// creates itself have TensorRT's names: [`calibration_cache_for_report`] has those too.
+pub fn calibration_cache_for(plan: &TrtPlan, raw_version: u32) -> String {
+    write_calibration_cache_entries(
+        TrtVersion::from_number(raw_version),
+        plan.ranges.values().map(|r| (r.tensor.as_str(), r.amax)).chain(
+            plan.constant_ranges
+                .iter()
+                .filter(|c| !plan.ranges.contains_key(&c.weight))
+                .map(|c| (c.weight.as_str(), c.amax)),
+        ),
+    )
 }
 
-/// Writes `q`'s calibration cache with the running library's version (`getInferLibVersion()`),
-/// which TensorRT insists on. Fails, writing nothing, when TensorRT cannot be loaded.
-pub fn write_calibration_cache(q: &QuantizedModel, path: impl AsRef<Path>) -> Result<u32> {
+/// The calibration cache holding exactly the `setDynamicRange` calls a build made (by
+/// TensorRT tensor name), so `trtexec --calib` builds the engine calibr8 built.
+pub fn calibration_cache_for_report(report: &LoweringReport, raw_version: u32) -> String {
+    write_calibration_cache_entries(
+        TrtVersion::from_number(raw_version),
+        report.ranges.iter().map(|(t, amax)| (t.as_str(), *amax)),
+    )
+}
+
+/// Writes the plan's calibration cache ([`calibration_cache_for`]) with the running library's
+/// version (`getInferLibVersion()`), which TensorRT insists on. Fails, writing nothing, when
+/// TensorRT cannot be loaded.
+pub fn write_calibration_cache(plan: &TrtPlan, path: impl AsRef<Path>) -> Result<u32> {
     let api = calibr8_tensorrt_sys::loader::api().map_err(|e| Error::backend(crate::BACKEND, e))?;
     let raw = api.raw_version.max(0) as u32;
-    write_atomic(path, calibration_cache_for(q, raw).as_bytes())?;
+    write_atomic(path, calibration_cache_for(plan, raw).as_bytes())?;
     Ok(raw)
 }
 

@@ -8,7 +8,13 @@
 //! Compared with NNI's `ModelSpeedupTensorRT` (TensorRT 8), the dynamic-range plan:
 //! - sets a range on **every** input and output of every quantized layer, not just the first;
 //! - symmetrizes affine ranges (`amax = max(|min|, |max|)`) and lists them in
-//!   [`TrtPlan::symmetrized`] instead of silently reinterpreting them;
+//!   [`TrtPlan::symmetrized`] instead of silently reinterpreting them; in explicit mode the
+//!   Q/DQ model it hands the parser is the symmetric int8 variant, since TensorRT's ONNX parser
+//!   accepts only symmetric int8 Q/DQ outside DLA (`NvOnnxParser.h`,
+//!   `kENABLE_UINT8_AND_ASYMMETRIC_QUANTIZATION_DLA`);
+//! - gives the constant weights of int8 Gemm/MatMul nodes their range `±max|W|` (the TensorRT 10
+//!   parser feeds them to the matrix multiply through Constant layers, and implicit int8 needs a
+//!   range on every float input of an int8 layer), as NNI's Gemm handler does;
 //! - derives ranges through ops that provably keep `max|x|` (Reshape, Flatten, Transpose,
 //!   Squeeze, Unsqueeze, Identity, zero Pad in both directions; MaxPool and Relu forwards as an
 //!   upper bound), so tensors TensorRT keeps between fused layers are covered;
@@ -116,7 +122,9 @@ pub struct DynamicRange {
     pub origin: RangeOrigin,
 }
 
-/// An affine range lowered as its symmetric hull (TensorRT int8 is symmetric).
+/// A tensor calibrated under the affine scheme (or as uint8), lowered as its symmetric int8 hull
+/// (TensorRT int8 is symmetric). Symmetric-scheme tensors whose observed min is not −max are
+/// not listed: their amax already is the symmetric bound.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Symmetrized {
     /// The tensor.
@@ -150,6 +158,19 @@ pub struct Unranged {
     pub layers: Vec<String>,
     /// Why.
     pub reason: UnrangedReason,
+}
+
+/// `±amax` for the constant weight of an int8 Gemm/MatMul node. TensorRT 10's parser turns it
+/// into a Constant layer whose output (named by TensorRT, not ONNX) feeds the matrix multiply;
+/// the lowering finds that tensor in the network.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ConstantRange {
+    /// The ONNX node (Gemm or MatMul).
+    pub node: String,
+    /// The ONNX initializer.
+    pub weight: String,
+    /// `max|W|`, > 0.
+    pub amax: f32,
 }
 
 /// A precision constraint on one layer (a node kept out of int8).
@@ -220,6 +241,12 @@ pub struct TrtPlan {
     /// Weights calibr8 calibrated that TensorRT re-derives itself in dynamic-range mode (the
     /// parser folds them into the layers, per channel); they are used as-is in explicit mode.
     pub weights_by_tensorrt: Vec<String>,
+    /// Ranges for the Constant-layer weights of int8 Gemm/MatMul nodes (dynamic-range int8).
+    pub constant_ranges: Vec<ConstantRange>,
+    /// Every ONNX node name, so the lowering can tell a node's extra TensorRT layers
+    /// (`<node>_<n>`) from another node named that way.
+    #[serde(skip)]
+    pub onnx_nodes: BTreeSet<String>,
     /// Precision constraints for nodes kept out of int8.
     pub layers: Vec<LayerConstraint>,
     /// Builder flags.
@@ -228,6 +255,9 @@ pub struct TrtPlan {
     pub profile: Vec<InputProfile>,
     /// Other decisions worth telling the user.
     pub notes: Vec<String>,
+    /// Intermediate tensors to make engine outputs, after the model outputs (capture, for
+    /// layer-by-layer comparison; TensorRT does not fuse across them).
+    pub extra_outputs: Vec<String>,
 }
 
 impl TrtPlan {
@@ -243,10 +273,13 @@ impl TrtPlan {
             fused: BTreeMap::new(),
             unranged: Vec::new(),
             weights_by_tensorrt: Vec::new(),
+            constant_ranges: Vec::new(),
+            onnx_nodes: Graph::new(model).nodes.iter().map(|n| n.name.clone()).collect(),
             layers: Vec::new(),
             flags: BuilderFlags::default(),
             profile: profile(model, options.batch)?,
             notes: Vec::new(),
+            extra_outputs: Vec::new(),
         };
         match (options.precision, lowering) {
             (Precision::Int8, Lowering::Float(_)) => {
@@ -281,7 +314,21 @@ impl TrtPlan {
 
     fn plan_explicit(&mut self, q: &QuantizedModel) -> Result<()> {
         self.source = NetworkSource::Qdq;
-        self.onnx = calibr8_core::export::qdq_model(q)?.to_bytes();
+        // TensorRT's parser refuses uint8 and non-zero zero points outside DLA: hand it the
+        // symmetric int8 variant, and say which tensors changed.
+        let (symmetric, changed) = symmetric_int8(q);
+        if !changed.is_empty() {
+            self.notes.push(format!(
+                "explicit mode: TensorRT's ONNX parser accepts only symmetric int8 Q/DQ outside \
+                 DLA, so {} affine/uint8 tensor(s) are exported to TensorRT as symmetric int8 \
+                 [-amax, amax] with zero point 0 ({}); model.qdq.onnx for other runtimes keeps \
+                 them as calibrated",
+                changed.len(),
+                changed.iter().map(|s| s.tensor.as_str()).collect::<Vec<_>>().join(", ")
+            ));
+        }
+        self.symmetrized = changed;
+        self.onnx = calibr8_core::export::qdq_model(&symmetric)?.to_bytes();
         self.flags.strongly_typed = true;
         let fp16: Vec<&String> = q
             .node_precision
@@ -317,9 +364,9 @@ impl TrtPlan {
                         t.range.min.iter().copied().fold(f32::INFINITY, f32::min),
                         t.range.max.iter().copied().fold(f32::NEG_INFINITY, f32::max),
                     );
-                    let affine = t.target.spec.scheme == calibr8_calibration::Scheme::Affine
-                        || (min.is_finite() && max.is_finite() && (min + max).abs() > 1e-6 * amax);
-                    if affine {
+                    // Only affine (or uint8) calibrations change meaning here; a symmetric one
+                    // with min != -max already has its amax.
+                    if !is_symmetric_int8(&t.target.spec) {
                         self.symmetrized.push(Symmetrized {
                             tensor: t.target.tensor.clone(),
                             min,
@@ -340,6 +387,7 @@ impl TrtPlan {
         }
 
         self.derive_ranges(&q.model, &graph);
+        self.constant_ranges = matmul_constant_ranges(q, &graph);
 
         // Int8 layers: every input activation and every output needs a range, or is fused.
         let int8: Vec<&calibr8_core::graph::Node> = graph
@@ -484,9 +532,13 @@ impl TrtPlan {
         );
         s +=
             &format!("  {} dynamic ranges ({} derived)\n", self.ranges.len(), self.derived_count());
+        for c in &self.constant_ranges {
+            s +=
+                &format!("  weight {} of {}: Constant-layer range ±{}\n", c.weight, c.node, c.amax);
+        }
         for sym in &self.symmetrized {
             s += &format!(
-                "  symmetrized affine range {}: [{}, {}] -> [-{amax}, {amax}]\n",
+                "  affine range of {} symmetrized for TensorRT: [{}, {}] -> [-{amax}, {amax}]\n",
                 sym.tensor,
                 sym.min,
                 sym.max,
@@ -519,6 +571,70 @@ impl TrtPlan {
     fn derived_count(&self) -> usize {
         self.ranges.values().filter(|r| r.origin != RangeOrigin::Calibrated).count()
     }
+}
+
+/// True for the one scheme TensorRT's int8 knows: int8, symmetric (zero point 0).
+fn is_symmetric_int8(spec: &calibr8_calibration::QuantSpec) -> bool {
+    spec.scheme == calibr8_calibration::Scheme::Symmetric
+        && spec.dtype == calibr8_calibration::QuantDtype::Int8
+}
+
+/// `q` with every affine or uint8 tensor turned into symmetric int8 over its symmetric hull
+/// (`amax = max(|min|, |max|)` per channel, narrow range kept), and the list of those tensors.
+pub fn symmetric_int8(q: &QuantizedModel) -> (QuantizedModel, Vec<Symmetrized>) {
+    let mut out = q.clone();
+    let mut changed = Vec::new();
+    for (name, t) in out.tensors.iter_mut() {
+        if is_symmetric_int8(&t.target.spec) {
+            continue;
+        }
+        let amax = t.symmetric_amax();
+        changed.push(Symmetrized {
+            tensor: name.clone(),
+            min: t.range.min.iter().copied().fold(f32::INFINITY, f32::min),
+            max: t.range.max.iter().copied().fold(f32::NEG_INFINITY, f32::max),
+            amax: amax.iter().copied().fold(0.0f32, f32::max),
+        });
+        let mut target = t.target.clone();
+        target.spec = calibr8_calibration::QuantSpec {
+            dtype: calibr8_calibration::QuantDtype::Int8,
+            scheme: calibr8_calibration::Scheme::Symmetric,
+            narrow_range: t.target.spec.narrow_range,
+        };
+        let mut range = t.range.clone();
+        range.amax = amax;
+        *t = calibr8_core::TensorQuant::new(target, range);
+    }
+    (out, changed)
+}
+
+/// `±max|W|` for every constant input of an int8 Gemm/MatMul node (the TensorRT 10 parser
+/// makes them Constant layers feeding a matrix multiply). Per tensor: a dynamic range has one
+/// scale, so per-channel weight ranges collapse to their maximum.
+fn matmul_constant_ranges(q: &QuantizedModel, graph: &Graph) -> Vec<ConstantRange> {
+    let mut out = Vec::new();
+    for node in &graph.nodes {
+        if q.node_precision.get(&node.name) != Some(&Precision::Int8)
+            || !matches!(node.op_type.as_str(), "Gemm" | "MatMul")
+        {
+            continue;
+        }
+        // Gemm's C (bias) is added by an elementwise layer, not multiplied: A and B only.
+        for weight in node.inputs.iter().take(2) {
+            let Some((values, _)) =
+                graph.constant(weight).and_then(|t| calibr8_core::graph::tensor_f32(t).ok())
+            else {
+                continue;
+            };
+            let amax = values.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            out.push(ConstantRange {
+                node: node.name.clone(),
+                weight: weight.clone(),
+                amax: positive(amax),
+            });
+        }
+    }
+    out
 }
 
 fn derived(tensor: &str, amax: f32, from: &str, node: &calibr8_core::graph::Node) -> DynamicRange {

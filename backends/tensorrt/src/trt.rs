@@ -2,7 +2,9 @@
 //!
 //! Each type owns a `NonNull` handle released in `Drop`, and an `Arc` to its parent so parents
 //! outlive children (a context keeps its engine alive, an engine its runtime, a network its
-//! builder, everything its logger) — the order the shim's safety contract requires. Every shim
+//! builder) — the order the shim's safety contract requires. The logger is one per process and
+//! never freed ([`Logger::global`]): TensorRT keeps a global logger and logs through it from any
+//! object, so it must outlive every one of them. Every shim
 //! call goes through [`check`], which turns a status into an [`Error`] carrying the call's name
 //! and the shim's message. Creates and drops are traced under `calibr8_tensorrt::lifetime`.
 
@@ -10,7 +12,7 @@ use crate::internal::*;
 use calibr8_tensorrt_sys as sys;
 use std::ffi::{c_char, CStr, CString};
 use std::ptr::{self, NonNull};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 /// Turns a shim status into a result: `call` names the shim function, the message is the shim's
 /// (`calibr8_trt_last_error`), which ends with the remedy where there is one.
@@ -133,13 +135,26 @@ pub fn dims(shape: &[i64]) -> Result<sys::calibr8_trt_dims> {
     Ok(d)
 }
 
-fn shape_of(d: &sys::calibr8_trt_dims) -> Vec<i64> {
-    d.d[..(d.nb_dims.clamp(0, sys::CALIBR8_TRT_MAX_DIMS as i32) as usize)].to_vec()
+/// The extents of `d`; `nbDims == -1` is TensorRT's "invalid shape" (an unknown name, or an
+/// input shape not set yet) and is an error naming `tensor`, never a scalar.
+pub fn shape_of(d: &sys::calibr8_trt_dims, tensor: &str) -> Result<Vec<i64>> {
+    match usize::try_from(d.nb_dims) {
+        Ok(rank) if rank <= sys::CALIBR8_TRT_MAX_DIMS => Ok(d.d[..rank].to_vec()),
+        _ => Err(Error::backend(
+            crate::BACKEND,
+            format!(
+                "TensorRT reports an invalid shape (nbDims {}) for tensor '{tensor}': it is not \
+                 an I/O tensor of the engine, or an input shape it depends on is not set",
+                d.nb_dims
+            ),
+        )),
+    }
 }
 
 // ---- logger ------------------------------------------------------------------------------------
 
-/// An `ILogger` routing TensorRT's messages to `tracing`.
+/// An `ILogger` routing TensorRT's messages to `tracing`: one per process ([`Logger::global`]),
+/// never freed.
 #[derive(Debug)]
 pub struct Logger {
     raw: NonNull<sys::calibr8_trt_logger>,
@@ -151,9 +166,35 @@ unsafe impl Send for Logger {}
 // SAFETY: as above; the logger has no mutable state reachable from Rust.
 unsafe impl Sync for Logger {}
 
+static GLOBAL_LOGGER: OnceLock<Logger> = OnceLock::new();
+static GLOBAL_LOGGER_INIT: Mutex<()> = Mutex::new(());
+
 impl Logger {
-    /// A logger forwarding to `tracing` (target `calibr8_tensorrt::trt`).
-    pub fn new() -> Result<Arc<Logger>> {
+    /// The process-wide logger forwarding to `tracing` (target `calibr8_tensorrt::trt`),
+    /// created on first use and never freed. TensorRT keeps one global logger: the first
+    /// builder or runtime installs it and every later object logs through it, so a logger per
+    /// object would leave TensorRT logging through freed memory once the first one is dropped
+    /// (`NvInferRuntime.h`: "The logger must be valid until all objects created are released").
+    /// NVIDIA's samples and NNI keep one global logger the same way. A failure (stub build) is
+    /// not cached.
+    pub fn global() -> Result<&'static Logger> {
+        if let Some(logger) = GLOBAL_LOGGER.get() {
+            return Ok(logger);
+        }
+        let _g = lock(&GLOBAL_LOGGER_INIT);
+        if let Some(logger) = GLOBAL_LOGGER.get() {
+            return Ok(logger);
+        }
+        let logger = Logger::create()?;
+        Ok(GLOBAL_LOGGER.get_or_init(|| logger))
+    }
+
+    /// The raw handle, for the shim.
+    pub fn as_ptr(&self) -> *mut sys::calibr8_trt_logger {
+        self.raw.as_ptr()
+    }
+
+    fn create() -> Result<Logger> {
         let mut raw = ptr::null_mut();
         // SAFETY: the callback is a plain function that ignores user_data (null); out is valid.
         check(
@@ -167,17 +208,34 @@ impl Logger {
             "calibr8_trt_logger_create",
         )?;
         let raw = non_null(raw, "calibr8_trt_logger_create")?;
-        lifetime!("create Logger", raw);
-        Ok(Arc::new(Logger { raw }))
+        lifetime!("create Logger (process-wide, never freed)", raw);
+        Ok(Logger { raw })
     }
 }
 
-impl Drop for Logger {
-    fn drop(&mut self) {
-        lifetime!("drop Logger", self.raw);
-        // SAFETY: every object created with this logger holds an Arc to it, so none is left.
-        unsafe { sys::calibr8_trt_logger_destroy(self.raw.as_ptr()) };
-    }
+/// Registers TensorRT's plugins once per process when `libnvinfer_plugin.so.10` is present
+/// (models whose ONNX nodes TensorRT implements as plugins need it); absent, nothing to do.
+fn init_plugins(api: &'static sys::loader::Api, logger: &'static Logger) {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| match api.plugins() {
+        Ok(plugins) => {
+            // SAFETY: `init` comes from the process-wide Api; the logger is never freed.
+            let status =
+                unsafe { sys::calibr8_trt_init_plugins(Some(plugins.init), logger.as_ptr()) };
+            match check(status, "calibr8_trt_init_plugins") {
+                Ok(()) => tracing::info!(
+                    target: "calibr8_tensorrt::loader",
+                    path = %plugins.path.display(),
+                    "registered TensorRT plugins"
+                ),
+                Err(e) => tracing::warn!(target: "calibr8_tensorrt::loader", "{e}"),
+            }
+        }
+        Err(e) => tracing::debug!(
+            target: "calibr8_tensorrt::loader",
+            "no TensorRT plugin library, plugins not registered: {e}"
+        ),
+    });
 }
 
 // ---- builder -----------------------------------------------------------------------------------
@@ -186,7 +244,7 @@ impl Drop for Logger {
 #[derive(Debug)]
 pub struct Builder {
     raw: NonNull<sys::calibr8_trt_builder>,
-    logger: Arc<Logger>,
+    logger: &'static Logger,
     api: &'static sys::loader::Api,
     // IBuilder is not synchronized: every call through it holds this lock.
     lock: Mutex<()>,
@@ -199,24 +257,28 @@ unsafe impl Send for Builder {}
 unsafe impl Sync for Builder {}
 
 impl Builder {
-    /// A builder from the loaded TensorRT.
-    pub fn new(logger: &Arc<Logger>) -> Result<Arc<Builder>> {
+    /// A builder from the loaded TensorRT, logging through [`Logger::global`]. Loads the
+    /// builder resource library from libnvinfer's folder first
+    /// ([`sys::loader::Api::preload_builder_resource`]) and names it when creation fails.
+    pub fn new() -> Result<Arc<Builder>> {
         let api = api()?;
+        let logger = Logger::global()?;
+        init_plugins(api, logger);
+        let resource = api.preload_builder_resource();
         let mut raw = ptr::null_mut();
-        // SAFETY: the factory comes from the process-wide Api (alive forever); logger is live.
-        check(
-            unsafe {
-                sys::calibr8_trt_builder_create(
-                    Some(api.create_infer_builder),
-                    logger.raw.as_ptr(),
-                    &mut raw,
-                )
-            },
-            "calibr8_trt_builder_create",
-        )?;
+        // SAFETY: the factory comes from the process-wide Api (alive forever); the logger is
+        // never freed.
+        let status = unsafe {
+            sys::calibr8_trt_builder_create(
+                Some(api.create_infer_builder),
+                logger.as_ptr(),
+                &mut raw,
+            )
+        };
+        check(status, "calibr8_trt_builder_create").map_err(|e| with_resource(e, resource))?;
         let raw = non_null(raw, "calibr8_trt_builder_create")?;
         lifetime!("create Builder", raw);
-        Ok(Arc::new(Builder { raw, logger: logger.clone(), api, lock: Mutex::new(()) }))
+        Ok(Arc::new(Builder { raw, logger, api, lock: Mutex::new(()) }))
     }
 
     /// Parses ONNX bytes into a new network; parser errors come back as text.
@@ -235,7 +297,7 @@ impl Builder {
                 sys::calibr8_trt_network_create_from_onnx(
                     self.raw.as_ptr(),
                     Some(parser.create_onnx_parser),
-                    self.logger.raw.as_ptr(),
+                    self.logger.as_ptr(),
                     flags,
                     onnx.as_ptr().cast(),
                     onnx.len(),
@@ -324,17 +386,16 @@ impl Builder {
         let _g = lock(&self.lock);
         let mut blob = ptr::null_mut();
         // SAFETY: all three objects are live and were created from this builder.
-        check(
-            unsafe {
-                sys::calibr8_trt_builder_build_serialized_network(
-                    self.raw.as_ptr(),
-                    network.raw.as_ptr(),
-                    config.raw.as_ptr(),
-                    &mut blob,
-                )
-            },
-            "calibr8_trt_builder_build_serialized_network",
-        )?;
+        let status = unsafe {
+            sys::calibr8_trt_builder_build_serialized_network(
+                self.raw.as_ptr(),
+                network.raw.as_ptr(),
+                config.raw.as_ptr(),
+                &mut blob,
+            )
+        };
+        check(status, "calibr8_trt_builder_build_serialized_network")
+            .map_err(|e| with_resource(e, self.api.preload_builder_resource()))?;
         Ok(Blob { raw: non_null(blob, "calibr8_trt_builder_build_serialized_network")? }.bytes())
     }
 }
@@ -344,6 +405,15 @@ impl Drop for Builder {
         lifetime!("drop Builder", self.raw);
         // SAFETY: networks and configs hold an Arc to the builder, so none is left.
         unsafe { sys::calibr8_trt_builder_destroy(self.raw.as_ptr()) };
+    }
+}
+
+/// Adds the builder-resource problem, when there is one, to a builder error: TensorRT's own
+/// message for it ("Error Code 6 … Unable to load library") is only in its log.
+fn with_resource(err: Error, resource: &sys::loader::BuilderResource) -> Error {
+    match resource.problem() {
+        Some(problem) => Error::backend(crate::BACKEND, format!("{err}. {problem}")),
+        None => err,
     }
 }
 
@@ -528,11 +598,32 @@ impl Network {
         Ok(true)
     }
 
-    /// `setPrecision` and `setOutputType` on every output of layer `index`.
+    /// Makes the tensor of that name an engine output (capture for layer-by-layer comparison).
+    /// An unknown name is an error naming it.
+    pub fn mark_output(&mut self, tensor: &str) -> Result<()> {
+        let name = cstring(tensor)?;
+        // SAFETY: the network is live; name is NUL-terminated.
+        let status =
+            unsafe { sys::calibr8_trt_network_mark_output(self.raw.as_ptr(), name.as_ptr()) };
+        if status == sys::CALIBR8_TRT_ERR_NOT_FOUND {
+            return Err(Error::backend(
+                crate::BACKEND,
+                format!(
+                    "cannot capture '{tensor}': TensorRT's network has no tensor of that name \
+                     (the ONNX parser folded or renamed it). Capture another tensor"
+                ),
+            ));
+        }
+        check(status, "calibr8_trt_network_mark_output")
+    }
+
+    /// `setPrecision` on layer `index`, and `setOutputType` on its outputs `outputs` (only
+    /// float ones: TensorRT ignores, with an error, an output type on TopK indices or on shape
+    /// outputs, `NvInfer.h` `ILayer::setOutputType`).
     pub fn constrain_layer(
         &mut self,
         index: i32,
-        outputs: usize,
+        outputs: &[i32],
         precision: Precision,
     ) -> Result<()> {
         let dt = data_type(precision);
@@ -541,7 +632,7 @@ impl Network {
             unsafe { sys::calibr8_trt_network_layer_set_precision(self.raw.as_ptr(), index, dt) },
             "calibr8_trt_network_layer_set_precision",
         )?;
-        for o in 0..outputs as i32 {
+        for &o in outputs {
             // SAFETY: as above; `o` is below the layer's output count.
             check(
                 unsafe {
@@ -650,8 +741,6 @@ impl Drop for BuilderConfig {
 #[derive(Debug)]
 pub struct Runtime {
     raw: NonNull<sys::calibr8_trt_runtime>,
-    #[allow(dead_code)] // keeps the logger alive
-    logger: Arc<Logger>,
     lock: Mutex<()>,
 }
 
@@ -661,16 +750,18 @@ unsafe impl Send for Runtime {}
 unsafe impl Sync for Runtime {}
 
 impl Runtime {
-    /// A runtime from the loaded TensorRT.
-    pub fn new(logger: &Arc<Logger>) -> Result<Arc<Runtime>> {
+    /// A runtime from the loaded TensorRT, logging through [`Logger::global`].
+    pub fn new() -> Result<Arc<Runtime>> {
         let api = api()?;
+        let logger = Logger::global()?;
+        init_plugins(api, logger);
         let mut raw = ptr::null_mut();
-        // SAFETY: the factory comes from the process-wide Api; the logger is live.
+        // SAFETY: the factory comes from the process-wide Api; the logger is never freed.
         check(
             unsafe {
                 sys::calibr8_trt_runtime_create(
                     Some(api.create_infer_runtime),
-                    logger.raw.as_ptr(),
+                    logger.as_ptr(),
                     &mut raw,
                 )
             },
@@ -678,7 +769,7 @@ impl Runtime {
         )?;
         let raw = non_null(raw, "calibr8_trt_runtime_create")?;
         lifetime!("create Runtime", raw);
-        Ok(Arc::new(Runtime { raw, logger: logger.clone(), lock: Mutex::new(()) }))
+        Ok(Arc::new(Runtime { raw, lock: Mutex::new(()) }))
     }
 
     /// `deserializeCudaEngine`.
@@ -774,11 +865,12 @@ impl Engine {
                         "calibr8_trt_engine_tensor_shape",
                     )?;
                 }
+                let shape = shape_of(&d, &name)?;
                 Ok(IoTensor {
                     name,
                     is_input: mode == sys::CALIBR8_TRT_IO_MODE_INPUT,
                     data_type: dt,
-                    shape: shape_of(&d),
+                    shape,
                 })
             })
             .collect()
@@ -865,7 +957,7 @@ impl ExecutionContext {
             unsafe { sys::calibr8_trt_context_tensor_shape(self.raw.as_ptr(), c.as_ptr(), &mut d) },
             "calibr8_trt_context_tensor_shape",
         )?;
-        Ok(shape_of(&d))
+        shape_of(&d, tensor)
     }
 
     /// `setTensorAddress`.
@@ -903,5 +995,49 @@ impl Drop for ExecutionContext {
         lifetime!("drop ExecutionContext", self.raw);
         // SAFETY: owned; the engine outlives it through the Arc.
         unsafe { sys::calibr8_trt_context_destroy(self.raw.as_ptr()) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // See: /tmp/iss/16.md point 9
+    #[test]
+    fn issue_16_nb_dims_minus_one_is_an_error_not_a_scalar() {
+        let mut d = sys::calibr8_trt_dims { nb_dims: -1, ..Default::default() };
+        let err = shape_of(&d, "logits").expect_err("invalid shape").to_string();
+        assert!(err.contains("invalid shape (nbDims -1) for tensor 'logits'"), "{err}");
+        d.nb_dims = 0;
+        assert_eq!(shape_of(&d, "s").expect("scalar"), Vec::<i64>::new());
+        d.nb_dims = 2;
+        d.d[..2].copy_from_slice(&[32, 10]);
+        assert_eq!(shape_of(&d, "y").expect("2-D"), [32, 10]);
+        d.nb_dims = 9;
+        assert!(shape_of(&d, "z").is_err());
+    }
+
+    /// One logger per process, never freed: every builder and runtime logs through the same
+    /// one (the shim build; the stub build has none and says why).
+    // See: /tmp/iss/16.md point 4
+    #[test]
+    fn issue_16_one_process_wide_logger() {
+        match Logger::global() {
+            Ok(first) => {
+                assert!(sys::SHIM_AVAILABLE);
+                let again = Logger::global().expect("cached");
+                assert!(std::ptr::eq(first, again));
+                assert_eq!(first.as_ptr(), again.as_ptr());
+                let from_threads: Vec<usize> = (0..4)
+                    .map(|_| std::thread::spawn(|| Logger::global().map(|l| l.as_ptr() as usize)))
+                    .map(|h| h.join().expect("thread").expect("logger"))
+                    .collect();
+                assert!(from_threads.iter().all(|p| *p == first.as_ptr() as usize));
+            }
+            Err(e) => {
+                assert!(!sys::SHIM_AVAILABLE);
+                assert!(e.to_string().contains("built without TensorRT headers"), "{e}");
+            }
+        }
     }
 }

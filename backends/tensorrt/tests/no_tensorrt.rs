@@ -67,12 +67,14 @@ fn nothing_is_written_without_tensorrt() {
         .save_engine(Lowering::Quantized(&q), dir.path().join("digits.engine"))
         .expect_err("no engine");
     assert_install_message(&err);
-    let err = engine_file::write_calibration_cache(&q, dir.path().join("calibration.cache"))
+    let plan = calibr8_tensorrt::TrtPlan::new(Lowering::Quantized(&q), &TrtOptions::default())
+        .expect("plan");
+    let err = engine_file::write_calibration_cache(&plan, dir.path().join("calibration.cache"))
         .expect_err("no cache");
     assert_install_message(&err);
     let left: Vec<_> = std::fs::read_dir(dir.path()).expect("read dir").collect();
     assert!(left.is_empty(), "files written: {left:?}");
     // The cache text itself needs no library: the version is given.
-    let text = engine_file::calibration_cache_for(&q, 101601);
+    let text = engine_file::calibration_cache_for(&plan, 101601);
     assert!(text.starts_with("TRT-101601-EntropyCalibration2\n"), "{text}");
 }

@@ -223,7 +223,151 @@ fn affine_ranges_are_symmetrized_and_reported() {
         assert_eq!(s.amax, s.max.abs().max(s.min.abs()));
         assert_eq!(plan.ranges[&s.tensor].amax, s.amax);
     }
-    assert!(plan.summary().contains("symmetrized affine range"));
+    assert!(plan.summary().contains("affine range of "), "{}", plan.summary());
+}
+
+/// A symmetric-scheme tensor whose observed min is not −max is not "affine": its amax already
+/// is the symmetric bound, and nothing is reinterpreted.
+// See: /tmp/iss/9.md point 7
+#[test]
+fn issue_9_lopsided_symmetric_ranges_are_not_reported_as_affine() {
+    let mut q = quantized(DIGITS, QuantConfig::default());
+    for t in q.tensors.values_mut().filter(|t| t.target.role == TensorRole::Activation) {
+        let mut range = t.range.clone();
+        range.min = vec![-0.25];
+        *t = calibr8_core::TensorQuant::new(t.target.clone(), range);
+    }
+    let plan = int8_plan(&q);
+    assert!(plan.symmetrized.is_empty(), "{:?}", plan.symmetrized);
+    assert!(!plan.summary().contains("affine"), "{}", plan.summary());
+    assert_nothing_dropped(&q, &plan);
+}
+
+/// TensorRT's ONNX parser accepts only symmetric int8 Q/DQ outside DLA
+/// (`NvOnnxParser.h`: uint8 and asymmetric zero points need
+/// `kENABLE_UINT8_AND_ASYMMETRIC_QUANTIZATION_DLA`): explicit mode hands it the symmetric int8
+/// variant of an affine/uint8 calibration and names every tensor it changed.
+// See: /tmp/iss/16.md point 2
+#[test]
+fn issue_16_explicit_mode_exports_affine_uint8_as_symmetric_int8() {
+    let mut config = QuantConfig::default();
+    config.config_list[0].quant_scheme = Scheme::Affine;
+    config.config_list[0].quant_dtype = calibr8_calibration::QuantDtype::Uint8;
+    config.config_list[0].granularity = Default::default();
+    let q = quantized(DIGITS, config);
+    let zero_points = |model: &OnnxModel| -> Vec<(i32, Vec<u8>)> {
+        let inits: std::collections::BTreeMap<&str, _> =
+            model.graph().initializer.iter().map(|t| (t.name.as_str(), t)).collect();
+        model
+            .graph()
+            .node
+            .iter()
+            .filter(|n| n.op_type == "QuantizeLinear")
+            .map(|n| {
+                let zp = inits[n.input[2].as_str()];
+                (zp.data_type, zp.raw_data.clone())
+            })
+            .collect()
+    };
+    // The calibrated QDQ export (for ONNX Runtime and friends) is affine uint8 as asked...
+    let calibrated = calibr8_core::export::qdq_model(&q).expect("qdq");
+    assert!(zero_points(&calibrated)
+        .iter()
+        .any(|(dtype, zp)| *dtype == 2 && zp.iter().any(|z| *z != 0)));
+
+    // ... but TensorRT gets symmetric int8 (type 3), zero point 0, for every Q/DQ.
+    let options = TrtOptions { mode: LoweringMode::Explicit, ..TrtOptions::default() };
+    let plan = TrtPlan::new(Lowering::Quantized(&q), &options).expect("plan");
+    let qdq = OnnxModel::from_bytes(&plan.onnx, "plan").expect("QDQ parses");
+    let zps = zero_points(&qdq);
+    assert!(!zps.is_empty());
+    for (dtype, zp) in &zps {
+        assert_eq!(*dtype, 3, "int8 zero points only");
+        assert!(zp.iter().all(|z| *z == 0), "{zp:?}");
+    }
+    // Every tensor calibrated affine/uint8 is listed with its symmetric hull, and a note says so.
+    assert_eq!(plan.symmetrized.len(), q.tensors.len());
+    for s in &plan.symmetrized {
+        let t = &q.tensors[&s.tensor];
+        assert_eq!(s.amax, t.symmetric_amax().into_iter().fold(0.0f32, f32::max), "{}", s.tensor);
+    }
+    assert!(
+        plan.notes.iter().any(|n| n.contains("accepts only symmetric int8 Q/DQ")
+            && n.contains(&plan.symmetrized[0].tensor)),
+        "{:?}",
+        plan.notes
+    );
+}
+
+fn max_abs(model: &OnnxModel, initializer: &str) -> f32 {
+    let graph = Graph::new(model);
+    let (values, _) = tensor_f32(graph.constant(initializer).expect("initializer")).expect("f32");
+    values.iter().fold(0.0f32, |m, v| m.max(v.abs()))
+}
+
+/// TensorRT 10's parser feeds Gemm/MatMul weights to the matrix multiply through Constant
+/// layers, and implicit int8 needs a range on every float input of an int8 layer: the plan
+/// carries `±max|W|` for each (A and B; never Gemm's bias C).
+// See: /tmp/iss/16.md point 8
+#[test]
+fn issue_16_gemm_and_matmul_weights_get_their_constant_range() {
+    let mut config = QuantConfig::default();
+    config.config_list[0].op_types = vec!["Conv".into(), "Gemm".into(), "MatMul".into()];
+    let q = quantized("../../tests/data/mlp_gemm.onnx", config);
+    let plan = int8_plan(&q);
+    print!("{}", plan.summary());
+    let found: Vec<(&str, &str)> =
+        plan.constant_ranges.iter().map(|c| (c.node.as_str(), c.weight.as_str())).collect();
+    assert_eq!(
+        found,
+        [
+            ("fc1", "fc1.weight"),
+            ("fc2", "fc2.weight"),
+            ("fc3_matmul", "fc3.weight"),
+            ("fc4", "fc4.weight")
+        ]
+    );
+    for c in &plan.constant_ranges {
+        assert_eq!(c.amax, max_abs(&q.model, &c.weight), "{}", c.weight);
+        assert!(c.amax > 0.0);
+    }
+    // Conv weights are kernel weights of the convolution layer, not Constant layers.
+    let digits = int8_plan(&quantized(DIGITS, QuantConfig::default()));
+    assert!(digits.constant_ranges.iter().all(|c| c.node.starts_with("fc")));
+    // Explicit mode carries weights in Q/DQ: no dynamic ranges at all.
+    let explicit = TrtOptions { mode: LoweringMode::Explicit, ..TrtOptions::default() };
+    let plan = TrtPlan::new(Lowering::Quantized(&q), &explicit).expect("plan");
+    assert!(plan.constant_ranges.is_empty());
+}
+
+/// `trtexec --int8 --calib` must build the engine calibr8 builds: the cache holds every range the
+/// plan sets — calibrated, derived, and the Gemm/MatMul weight constants — not only the
+/// calibrated activations.
+// See: /tmp/iss/16.md point 7
+#[test]
+fn issue_16_calibration_cache_holds_every_range_the_plan_sets() {
+    use calibr8_core::export::{calibration_cache, parse_calibration_cache, TrtVersion};
+    use calibr8_tensorrt::engine_file::calibration_cache_for;
+    let q = quantized(RESNET, QuantConfig::default());
+    let plan = int8_plan(&q);
+    let cache = parse_calibration_cache(&calibration_cache_for(&plan, 101_600)).expect("parses");
+    assert_eq!(cache.version, TrtVersion { major: 10, minor: 16, patch: 0 });
+    let derived = plan.ranges.values().filter(|r| r.origin != RangeOrigin::Calibrated).count();
+    assert!(derived > 0, "resnet_tiny has derived ranges (Pad, skip connections)");
+    for r in plan.ranges.values() {
+        assert_eq!(cache.scales.get(&r.tensor), Some(&(r.amax / 127.0)), "{}", r.tensor);
+    }
+    for c in &plan.constant_ranges {
+        assert_eq!(cache.scales.get(&c.weight), Some(&(c.amax / 127.0)), "{}", c.weight);
+    }
+    assert_eq!(cache.scales.len(), plan.ranges.len() + plan.constant_ranges.len());
+    // core's cache (what `calibr8 quantize` writes) is the calibrated subset of it.
+    let core =
+        parse_calibration_cache(&calibration_cache(&q, TrtVersion::default())).expect("core");
+    assert_eq!(core.scales.len(), plan.ranges.len() - derived);
+    for (name, scale) in &core.scales {
+        assert_eq!(cache.scales.get(name), Some(scale), "{name}");
+    }
 }
 
 #[test]

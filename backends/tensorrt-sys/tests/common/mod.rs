@@ -32,6 +32,11 @@ void* createNvOnnxParser_INTERNAL(void* network, void* logger, int version) {
 
 /// Compiles `source` into the shared library `dir/file_name`.
 pub fn shared_library(dir: &Path, file_name: &str, source: &str) -> PathBuf {
+    shared_library_with(dir, file_name, source, &[])
+}
+
+/// [`shared_library`] with extra compiler/linker arguments (`-Wl,-soname,…`, `-ldl`).
+pub fn shared_library_with(dir: &Path, file_name: &str, source: &str, extra: &[&str]) -> PathBuf {
     let src = dir.join(format!("{file_name}.c"));
     std::fs::write(&src, source).expect("write the fake library's source");
     let out = dir.join(file_name);
@@ -48,6 +53,7 @@ pub fn shared_library(dir: &Path, file_name: &str, source: &str) -> PathBuf {
         .args(["-shared", "-fPIC", "-o"])
         .arg(&out)
         .arg(&src)
+        .args(extra)
         .status()
         .expect("run the C compiler");
     assert!(status.success(), "compiling {} failed", src.display());
