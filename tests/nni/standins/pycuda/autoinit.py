@@ -1,0 +1,1 @@
+"""Stand-in for pycuda.autoinit (creates no context)."""
