@@ -4,6 +4,7 @@
 mod args;
 mod batch;
 mod commands;
+mod nni_summary;
 mod summary;
 
 use clap::Parser;

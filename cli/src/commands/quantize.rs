@@ -1,11 +1,11 @@
 //! `calibr8 quantize`: CLI flags → a validated `QuantConfig` → calibrate → write artifacts.
 
-use crate::args::{HistogramArg, QuantizeArgs};
+use crate::args::{CacheNamesArg, HistogramArg, QuantizeArgs};
 use crate::summary;
 use anyhow::Context;
 use calibr8::calibration::HistogramMode;
 use calibr8::core::config::GranularityName;
-use calibr8::export::{write_artifacts, ArtifactOptions, TrtVersion};
+use calibr8::export::{write_artifacts, ArtifactOptions, CacheNaming, TrtVersion};
 use calibr8::{CalibrationData, NpySource, OnnxModel, QuantConfig};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::process::ExitCode;
@@ -27,6 +27,11 @@ pub fn config_from_args(args: &QuantizeArgs) -> anyhow::Result<QuantConfig> {
             HistogramArg::Streaming => HistogramMode::Streaming,
             HistogramArg::TwoPass => HistogramMode::TwoPass,
         };
+    }
+    if let Some(map) = &args.nni_module_map {
+        // Read it now so a bad map fails before calibration, not after.
+        calibr8::export::ModuleMap::load(map)?;
+        config.nni.module_map = Some(map.clone());
     }
     if args.per_tensor_weights {
         for rule in &mut config.config_list {
@@ -73,12 +78,18 @@ pub fn run(args: QuantizeArgs) -> anyhow::Result<ExitCode> {
     bar.finish_and_clear();
     let elapsed = started.elapsed();
 
-    let written = write_artifacts(&quantized, &args.out, &ArtifactOptions { trt_version })
-        .with_context(|| format!("writing artifacts to {}", args.out.display()))?;
+    let cache_naming = match args.trt_cache_names {
+        CacheNamesArg::Onnx => CacheNaming::Onnx,
+        CacheNamesArg::Nni => CacheNaming::Nni,
+    };
+    let written =
+        write_artifacts(&quantized, &args.out, &ArtifactOptions { trt_version, cache_naming })
+            .with_context(|| format!("writing artifacts to {}", args.out.display()))?;
 
     let mut err = std::io::stderr().lock();
     summary::print(&mut err, &quantized, data.num_samples(), elapsed)?;
     summary::warn_clipping(&mut err, &quantized)?;
+    crate::nni_summary::print(&mut err, &calibr8::export::nni_export_with_config(&quantized)?)?;
     for path in written {
         use std::io::Write;
         writeln!(err, "wrote {}", path.display())?;

@@ -152,6 +152,7 @@ pub fn quantized_from_qdq(float: &OnnxModel, qdq: &OnnxModel) -> anyhow::Result<
         model: float.clone(),
         tensors,
         node_precision,
+        observed: Default::default(),
         config: QuantConfig::default(),
     })
 }
