@@ -81,6 +81,15 @@ impl MethodArg {
 }
 
 /// Histogram collection modes.
+/// `--trt-cache-names`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CacheNamesArg {
+    /// The model's ONNX tensor names.
+    Onnx,
+    /// NNI 3.0's export names.
+    Nni,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum HistogramArg {
     /// One pass; the first batch sets the bin width (as TensorRT and ModelOpt do).
@@ -180,6 +189,17 @@ pub struct QuantizeArgs {
         allow_hyphen_values = true
     )]
     pub trt_version: calibr8::export::TrtVersion,
+
+    /// Tensor names in calibration.cache: the model's (`onnx`), or those NNI 3.0's
+    /// `compress_with_calibrator` export gives TensorRT (`nni`: input `actual_input_1`, output
+    /// `output1`).
+    #[arg(long, value_enum, default_value = "onnx", help_heading = "NNI")]
+    pub trt_cache_names: CacheNamesArg,
+
+    /// JSON `{"onnx node name": "module.path"}` for nodes whose names do not give the PyTorch
+    /// module (torch < 1.13 names such as `Relu_3`); `null` leaves a node out.
+    #[arg(long, value_name = "FILE", help_heading = "NNI", env = "CALIBR8_NNI_MODULE_MAP")]
+    pub nni_module_map: Option<PathBuf>,
 
     /// Backend capturing activations.
     #[arg(long, default_value = "tract", help_heading = "Backend", env = "CALIBR8_BACKEND")]

@@ -8,6 +8,7 @@ mod output;
 mod progress;
 mod rules;
 mod parse;
+mod nni_summary;
 mod summary;
 
 use clap::Parser;

@@ -60,6 +60,27 @@ pub struct QuantConfig {
     /// model keeps its dynamic dims.
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub input_shapes: std::collections::BTreeMap<String, Vec<usize>>,
+    /// What the NNI configs need beyond the quantized tensors.
+    pub nni: NniOptions,
+}
+
+/// NNI export options (see `calibr8_core::export::nni_export`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NniOptions {
+    /// Also observe the outputs of int8 Conv/Gemm nodes and the inputs and outputs of
+    /// Relu/Clip/MaxPool nodes, which NNI's entries need (`tracked_min_output`, ...) but the QDQ
+    /// model does not quantize. Off: those NNI entries are skipped.
+    pub calibrate_outputs: bool,
+    /// JSON file `{"onnx node name": "module.path" | null}` naming the PyTorch module of nodes
+    /// whose names do not say it (torch < 1.13 numbered names such as `Relu_3`).
+    pub module_map: Option<std::path::PathBuf>,
+}
+
+impl Default for NniOptions {
+    fn default() -> Self {
+        NniOptions { calibrate_outputs: true, module_map: None }
+    }
 }
 
 /// What of a node to quantize (NNI's `target_names`).
@@ -176,6 +197,7 @@ impl Default for QuantConfig {
             }],
             fold_batchnorm: true,
             input_shapes: Default::default(),
+            nni: NniOptions::default(),
         }
     }
 }

@@ -42,6 +42,10 @@ pub struct QuantPlan {
     pub tensors: BTreeMap<String, TensorTarget>,
     /// Precision of every node the config decided (quantized, or excluded and kept in float).
     pub node_precision: BTreeMap<String, Precision>,
+    /// Activations observed for exports but not quantized (NNI's output ranges; see
+    /// [`crate::config::NniOptions::calibrate_outputs`]). Never in `tensors`.
+    #[serde(default)]
+    pub observed: BTreeMap<String, TensorTarget>,
 }
 
 /// The error for a config that quantizes nothing, naming the rule responsible: calibrating
@@ -155,6 +159,7 @@ impl QuantPlan {
         }
 
         let mut plan = QuantPlan::default();
+        let mut int8_specs: BTreeMap<String, QuantSpec> = BTreeMap::new();
         for (&ix, decision) in &decided {
             let node = &graph.nodes[ix];
             let rule = match decision {
@@ -224,12 +229,65 @@ impl QuantPlan {
             }
             if quantized_any {
                 plan.node_precision.insert(node.name.clone(), Precision::Int8);
+                int8_specs.insert(node.name.clone(), spec);
             }
         }
         if plan.tensors.is_empty() {
             return Err(nothing_quantized(model, config, &graph, any_selected, excluder));
         }
+        if config.nni.calibrate_outputs {
+            plan.observe_for_nni(&graph, &int8_specs);
+        }
         Ok(plan)
+    }
+
+    /// What NNI's entries need beyond the quantized tensors: the output of every int8 Conv/Gemm
+    /// and the input and output of every Relu/Clip/MaxPool the config did not keep in float.
+    fn observe_for_nni(&mut self, graph: &Graph, int8_specs: &BTreeMap<String, QuantSpec>) {
+        let default_spec = QuantSpec {
+            dtype: calibr8_calibration::QuantDtype::Int8,
+            scheme: calibr8_calibration::Scheme::Symmetric,
+            narrow_range: false,
+        };
+        for node in &graph.nodes {
+            let mut wanted: Vec<&str> = vec![];
+            match node.op_type.as_str() {
+                "Conv" | "Gemm" if int8_specs.contains_key(&node.name) => {
+                    wanted.extend(node.outputs.first().map(String::as_str));
+                }
+                "Relu" | "Clip" | "MaxPool" if !self.node_precision.contains_key(&node.name) => {
+                    wanted.extend(node.inputs.first().map(String::as_str));
+                    wanted.extend(node.outputs.first().map(String::as_str));
+                }
+                _ => {}
+            }
+            for tensor in wanted {
+                if tensor.is_empty()
+                    || graph.is_constant(tensor)
+                    || self.tensors.contains_key(tensor)
+                    || self.observed.contains_key(tensor)
+                {
+                    continue;
+                }
+                let producer = graph.producer(tensor).map(|n| n.name.clone());
+                let spec = producer
+                    .as_ref()
+                    .and_then(|p| int8_specs.get(p))
+                    .copied()
+                    .unwrap_or(default_spec);
+                self.observed.insert(
+                    tensor.to_string(),
+                    TensorTarget {
+                        tensor: tensor.to_string(),
+                        role: TensorRole::Activation,
+                        spec,
+                        granularity: Granularity::PerTensor,
+                        consumers: vec![],
+                        producer,
+                    },
+                );
+            }
+        }
     }
 
     fn add(
@@ -282,9 +340,13 @@ impl QuantPlan {
         });
     }
 
-    /// Activation tensors, sorted by name.
+    /// Activation tensors to observe, sorted by name: the quantized ones, then the
+    /// [`observed`](QuantPlan::observed) ones.
     pub fn activations(&self) -> impl Iterator<Item = &TensorTarget> {
-        self.tensors.values().filter(|t| t.role == TensorRole::Activation)
+        self.tensors
+            .values()
+            .filter(|t| t.role == TensorRole::Activation)
+            .chain(self.observed.values())
     }
 
     /// Weight tensors, sorted by name.

@@ -46,6 +46,9 @@ pub struct QuantizedModel {
     pub tensors: BTreeMap<String, TensorQuant>,
     /// Precision of every node the config decided; nodes absent are the backend's choice.
     pub node_precision: BTreeMap<String, Precision>,
+    /// Activations observed for exports but not quantized (NNI's output ranges); no backend
+    /// or QDQ export reads them.
+    pub observed: BTreeMap<String, TensorQuant>,
     /// The config that produced it.
     pub config: QuantConfig,
     /// With `method: auto`: what was chosen per activation tensor, and each candidate's score.
@@ -68,10 +71,19 @@ impl QuantizedModel {
             })?;
             tensors.insert(name, TensorQuant::new(target, range));
         }
+        // Observed extras are optional: a caller that observed only `plan.tensors` loses the
+        // NNI entries that need them, nothing else.
+        let mut observed = BTreeMap::new();
+        for (name, target) in plan.observed {
+            if let Some(range) = ranges.remove(&name) {
+                observed.insert(name, TensorQuant::new(target, range));
+            }
+        }
         Ok(QuantizedModel {
             model,
             tensors,
             node_precision: plan.node_precision,
+            observed,
             config,
             auto: BTreeMap::new(),
         })

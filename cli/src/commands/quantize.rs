@@ -1,12 +1,12 @@
 //! `calibr8 quantize`: CLI flags → a validated `QuantConfig` → calibrate → write artifacts.
 
-use crate::args::{HistogramArg, QuantizeArgs};
+use crate::args::{CacheNamesArg, HistogramArg, QuantizeArgs};
 use crate::output::Output;
 use crate::summary;
 use anyhow::Context;
 use calibr8::calibration::HistogramMode;
 use calibr8::core::config::GranularityName;
-use calibr8::export::{write_artifacts, ArtifactOptions};
+use calibr8::export::{write_artifacts, ArtifactOptions, CacheNaming};
 use calibr8::{CalibrationData, NpySource, OnnxModel, QuantConfig};
 use std::process::ExitCode;
 
@@ -37,6 +37,11 @@ pub fn config_from_args(args: &QuantizeArgs) -> anyhow::Result<QuantConfig> {
         config.fold_batchnorm = false;
     } else if args.fold_batchnorm {
         config.fold_batchnorm = true;
+    }
+    if let Some(map) = &args.nni_module_map {
+        // Read it now so a bad map fails before calibration, not after.
+        calibr8::export::ModuleMap::load(map)?;
+        config.nni.module_map = Some(map.clone());
     }
     if args.per_tensor_weights {
         for rule in &mut config.config_list {
@@ -83,11 +88,20 @@ pub fn run(args: QuantizeArgs, out: Output) -> anyhow::Result<ExitCode> {
     stages.finish();
     let elapsed = started.elapsed();
 
-    let written = write_artifacts(&quantized, &args.out, &ArtifactOptions { trt_version })
-        .with_context(|| format!("writing artifacts to {}", args.out.display()))?;
+    let cache_naming = match args.trt_cache_names {
+        CacheNamesArg::Onnx => CacheNaming::Onnx,
+        CacheNamesArg::Nni => CacheNaming::Nni,
+    };
+    let written =
+        write_artifacts(&quantized, &args.out, &ArtifactOptions { trt_version, cache_naming })
+            .with_context(|| format!("writing artifacts to {}", args.out.display()))?;
 
     if let Some(line) = summary::auto_line(&quantized) {
         out.log(line);
+    }
+    let mut nni = Vec::new();
+    crate::nni_summary::print(&mut nni, &calibr8::export::nni_export_with_config(&quantized)?)?;
+    out.log_block(&String::from_utf8_lossy(&nni));
     }
     for warning in summary::clipping_warnings(&quantized) {
         out.log(format!("warning: {warning}"));

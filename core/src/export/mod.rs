@@ -3,19 +3,25 @@
 
 mod atomic;
 mod nni;
+mod nni_modules;
 mod qdq;
 mod qoperator;
 mod ranges;
 mod trt_cache;
 
 pub use atomic::{interrupt, write_atomic, OutputSet};
-pub use nni::{nni_v2_config, nni_v3_config};
+pub use nni::{
+    nni_export, nni_export_with_config, nni_v2_config, nni_v3_config, NniEntry, NniExport,
+    NniSkipped,
+};
+pub use nni_modules::{scope_module_path, MappedBy, ModuleMap};
 pub use qdq::qdq_model;
 pub use qoperator::{qoperator_model, with_output_ranges, FloatNode, LoweredNode, QOperatorModel};
 pub use ranges::ranges_json;
 pub use trt_cache::{
-    calibration_cache, parse_calibration_cache, write_calibration_cache_entries, CalibrationCache,
-    TrtVersion,
+    calibration_cache, calibration_cache_named, parse_calibration_cache,
+    write_calibration_cache_entries, CacheNaming, CalibrationCache, TrtVersion, NNI_INPUT_NAME,
+    NNI_OUTPUT_NAME,
 };
 
 use crate::internal::*;
@@ -27,9 +33,9 @@ pub mod names {
     pub const QDQ_MODEL: &str = "model.qdq.onnx";
     /// TensorRT's calibration cache.
     pub const TRT_CACHE: &str = "calibration.cache";
-    /// NNI 2.x config (what `ModelSpeedupTensorRT` reads).
+    /// NNI's `ModelSpeedupTensorRT(model, input_shape, config=...)` config (2.10.1 and 3.0).
     pub const NNI_V2: &str = "nni_calibration_config.json";
-    /// NNI 3.0 config.
+    /// NNI 3.0 `Quantizer.update_calibration_config()` layout.
     pub const NNI_V3: &str = "nni3_calibration_config.json";
     /// Per-tensor ranges.
     pub const RANGES: &str = "ranges.json";
@@ -40,6 +46,8 @@ pub mod names {
 pub struct ArtifactOptions {
     /// TensorRT version for the cache header.
     pub trt_version: TrtVersion,
+    /// Tensor names in the cache.
+    pub cache_naming: CacheNaming,
 }
 
 /// Writes every artifact of `q` into `dir`, all or nothing.
@@ -50,14 +58,18 @@ pub fn write_artifacts(
 ) -> Result<Vec<PathBuf>> {
     let mut out = OutputSet::new(dir.as_ref());
     out.add(names::QDQ_MODEL, qdq_model(q)?.to_bytes());
-    out.add(names::TRT_CACHE, calibration_cache(q, options.trt_version).into_bytes());
+    out.add(
+        names::TRT_CACHE,
+        calibration_cache_named(q, options.trt_version, options.cache_naming).into_bytes(),
+    );
+    let nni = nni_export_with_config(q)?;
     let pretty = |v: serde_json::Value| {
         let mut s = serde_json::to_string_pretty(&v).unwrap_or_default();
         s.push('\n');
         s.into_bytes()
     };
-    out.add(names::NNI_V2, pretty(nni_v2_config(q)));
-    out.add(names::NNI_V3, pretty(nni_v3_config(q)));
+    out.add(names::NNI_V2, pretty(nni.v2));
+    out.add(names::NNI_V3, pretty(nni.v3));
     out.add(names::RANGES, pretty(ranges_json(q)));
     out.commit()
 }

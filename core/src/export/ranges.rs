@@ -4,10 +4,12 @@ use crate::internal::*;
 use serde_json::{json, Map, Value};
 
 /// `{tensor: {role, observer, axis, min, max, amax, scale, zero_point, dtype, scheme,
-/// clipped_fraction, batches, values, consumers, producer}}`.
+/// clipped_fraction, batches, values, consumers, producer, quantized}}`, for the quantized
+/// tensors and those only observed for the NNI configs (`quantized: false`).
 pub fn ranges_json(q: &QuantizedModel) -> Value {
     let mut out = Map::new();
-    for (name, t) in &q.tensors {
+    let all = q.tensors.iter().map(|(n, t)| (n, t, true));
+    for (name, t, quantized) in all.chain(q.observed.iter().map(|(n, t)| (n, t, false))) {
         let mut entry = json!({
                 "role": t.target.role,
                 "observer": t.range.method.to_string(),
@@ -25,6 +27,7 @@ pub fn ranges_json(q: &QuantizedModel) -> Value {
                 "values": t.range.values,
                 "consumers": t.target.consumers,
                 "producer": t.target.producer,
+            "quantized": quantized,
         });
         // `method: auto`: the candidates and why this one.
         if let (Some(choice), Some(map)) = (q.auto.get(name), entry.as_object_mut()) {

@@ -186,6 +186,7 @@ pub fn quantized_from_qdq(float: &OnnxModel, qdq: &OnnxModel) -> Result<Quantize
         model: float.clone(),
         tensors,
         node_precision,
+        observed: Default::default(),
         config: QuantConfig::default(),
     })
 }
