@@ -38,6 +38,9 @@
 #![warn(missing_docs)]
 #![warn(clippy::unwrap_used)]
 
+mod backend_kind;
+pub use backend_kind::BackendKind;
+
 #[cfg(feature = "burn")]
 pub use calibr8_burn as burn;
 pub use calibr8_calibration as calibration;
@@ -55,44 +58,11 @@ pub use calibr8_tensorrt as tensorrt;
 #[cfg(feature = "tract")]
 pub use calibr8_tract as tract;
 
-/// The names [`backend_for_name`] knows, whether or not this build includes them.
-pub const BACKEND_NAMES: &[&str] = &["tract", "tract-int8", "tensorrt", "burn", "ort"];
-
-/// The backend called `name`, checked ([`Backend::check`]) so a missing library is an error
-/// here, never a silent fallback.
+/// The backend called `name` ([`BackendKind`]'s names), checked ([`Backend::check`]) so a
+/// missing library is an error here, never a silent fallback: `name.parse::<BackendKind>()?
+/// .backend()`.
 pub fn backend_for_name(name: &str) -> Result<Box<dyn Backend>> {
-    let backend: Box<dyn Backend> = match name {
-        #[cfg(feature = "tract")]
-        "tract" => Box::new(calibr8_tract::TractBackend),
-        // Quantized models lowered to QLinearConv / QLinearMatMul: tract's int8 kernels.
-        #[cfg(feature = "tract")]
-        "tract-int8" => Box::new(calibr8_tract::TractInt8Backend),
-        #[cfg(feature = "tensorrt")]
-        "tensorrt" => Box::new(calibr8_tensorrt::TensorRtBackend::default()),
-        #[cfg(feature = "burn")]
-        "burn" => Box::new(calibr8_burn::BurnBackend::default()),
-        // ONNX Runtime on the CPU, default threads (`calibr8::ort::OrtBackend` for the others).
-        #[cfg(feature = "ort")]
-        "ort" => Box::new(calibr8_ort::OrtBackend::default()),
-        known if BACKEND_NAMES.contains(&known) => {
-            return Err(Error::Unsupported {
-                backend: known.into(),
-                what: format!(
-                    "this build of calibr8 (rebuild with `--features {}`; the tensorrt \
-                     backend also needs TensorRT 10 installed)",
-                    known.trim_end_matches("-int8")
-                ),
-            })
-        }
-        other => {
-            return Err(Error::UnknownBackend {
-                name: other.into(),
-                known: BACKEND_NAMES.join(", "),
-            })
-        }
-    };
-    backend.check()?;
-    Ok(backend)
+    name.parse::<BackendKind>()?.backend()
 }
 
 /// The default backend: tract on the CPU.
@@ -115,8 +85,9 @@ pub fn quantize(
 pub mod prelude {
     pub use crate::export::{write_artifacts, ArtifactOptions, TrtVersion};
     pub use crate::{
-        Backend, CalibrationData, ConfigRule, Engine, EngineOptions, InMemory, Lowering, NpySource,
-        OnnxModel, Precision, QuantConfig, QuantizedModel, TensorMap, TensorValue,
+        Backend, BackendKind, CalibrationData, ConfigRule, Engine, EngineOptions, InMemory,
+        Lowering, NpySource, OnnxModel, Precision, QuantConfig, QuantizedModel, TensorMap,
+        TensorValue,
     };
     pub use calibr8_calibration::{Granularity, Method, QuantDtype, Scheme};
 }

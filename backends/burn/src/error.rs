@@ -53,3 +53,38 @@ pub enum Error {
     #[error(transparent)]
     Core(#[from] calibr8_core::Error),
 }
+
+/// calibr8-burn's errors in calibr8's own error type, so `?` works in code that returns
+/// `calibr8::Result`: a core error is passed through; the others become
+/// [`calibr8_core::Error::BackendFailed`] with the burn error kept as the source.
+impl From<Error> for calibr8_core::Error {
+    fn from(e: Error) -> Self {
+        let context = match e {
+            Error::Core(core) => return core,
+            Error::UnsupportedOp { .. } | Error::Trace { .. } => "tracing the burn module",
+            Error::Tensor { .. } => "reading a burn tensor",
+            Error::Mismatch { .. } => "applying the quantized model to the burn module",
+        };
+        calibr8_core::Error::backend_failed("burn", context, e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn burn_errors_convert_keeping_their_source() {
+        let e = Error::Trace { module: "Cnn".into(), reason: "no output".into() };
+        let core: calibr8_core::Error = e.into();
+        assert!(matches!(core, calibr8_core::Error::BackendFailed { .. }), "{core:?}");
+        assert_eq!(core.to_string(), "backend burn: tracing the burn module");
+        let source = core.source().expect("source").to_string();
+        assert!(source.contains("`Cnn`") && source.contains("no output"), "{source}");
+
+        let inner = calibr8_core::Error::config("method", "bad");
+        let back: calibr8_core::Error = Error::Core(inner).into();
+        assert!(matches!(back, calibr8_core::Error::Config { .. }), "{back:?}");
+    }
+}

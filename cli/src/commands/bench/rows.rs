@@ -75,7 +75,7 @@ pub fn variants(names: &[String]) -> anyhow::Result<Vec<Variant>> {
             ],
             other => anyhow::bail!(
                 "--backends: unknown backend '{other}'; use some of {}",
-                calibr8::BACKEND_NAMES.join(", ")
+                calibr8::BackendKind::ALL.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")
             ),
         };
         for row in rows {
