@@ -1,3 +1,5 @@
+//! Calibrates the digits CNN with MSE and writes every artifact to `out/digits`.
+
 use calibr8::prelude::*;
 
 fn main() -> Result<(), calibr8::Error> {

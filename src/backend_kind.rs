@@ -88,14 +88,19 @@ impl BackendKind {
         }
     }
 
-    /// The backend, checked ([`Backend::check`]) so a missing library is an error here, never a
-    /// silent fallback. Not compiled in: [`Error::BackendNotCompiled`] naming the feature.
-    pub fn backend(self) -> Result<Box<dyn Backend>> {
-        let not_compiled = || Error::BackendNotCompiled {
+    /// [`Error::BackendNotCompiled`] for this backend.
+    #[cfg_attr(all(feature = "tract", feature = "tensorrt", feature = "burn", feature = "ort"), allow(dead_code))]
+    fn not_compiled(self) -> Error {
+        Error::BackendNotCompiled {
             backend: self.name().into(),
             feature: self.feature().into(),
             note: self.run_time_note().into(),
-        };
+        }
+    }
+
+    /// The backend, checked ([`Backend::check`]) so a missing library is an error here, never a
+    /// silent fallback. Not compiled in: [`Error::BackendNotCompiled`] naming the feature.
+    pub fn backend(self) -> Result<Box<dyn Backend>> {
         let backend: Box<dyn Backend> = match self {
             #[cfg(feature = "tract")]
             BackendKind::Tract => Box::new(calibr8_tract::TractBackend),
@@ -110,13 +115,13 @@ impl BackendKind {
             #[cfg(feature = "ort")]
             BackendKind::Ort => Box::new(calibr8_ort::OrtBackend::default()),
             #[cfg(not(feature = "tract"))]
-            BackendKind::Tract | BackendKind::TractInt8 => return Err(not_compiled()),
+            BackendKind::Tract | BackendKind::TractInt8 => return Err(self.not_compiled()),
             #[cfg(not(feature = "tensorrt"))]
-            BackendKind::TensorRt => return Err(not_compiled()),
+            BackendKind::TensorRt => return Err(self.not_compiled()),
             #[cfg(not(feature = "burn"))]
-            BackendKind::Burn => return Err(not_compiled()),
+            BackendKind::Burn => return Err(self.not_compiled()),
             #[cfg(not(feature = "ort"))]
-            BackendKind::Ort => return Err(not_compiled()),
+            BackendKind::Ort => return Err(self.not_compiled()),
         };
         backend.check()?;
         Ok(backend)

@@ -56,7 +56,7 @@ mod tests {
         assert!(batch("99999999999999999999999999").is_err());
         assert_eq!(count("0"), Ok(0));
         assert!(positive("0").is_err());
-        assert!(trt_version("999999.0.0").unwrap_err().contains("10..=99"));
+        assert!(trt_version("999999.0.0").unwrap_err().contains("7..=99"));
         assert_eq!(memory("1KiB"), Ok(1024));
     }
 }

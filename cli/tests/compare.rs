@@ -89,7 +89,9 @@ fn compare_writes_report_plots_and_a_mixed_model_meeting_a_missed_target() {
         .collect();
     let best_agree = tied.iter().map(|m| metric(m, "top1_agreement")).fold(0.0, f64::max);
     assert_eq!(metric(&methods[0], "top1_agreement"), best_agree, "{report}");
-    assert_eq!(methods[0]["method"], "mse", "{report}");
+    // auto picks per tensor among the others' ranges, mse among them: one of the two leads.
+    let first = methods[0]["method"].as_str().unwrap();
+    assert!(["auto", "mse"].contains(&first), "{first} ranked first: {report}");
     assert_eq!(report["chosen_method"], methods[0]["method"]);
     assert_eq!(report["layers"].as_array().unwrap().len(), 4);
     assert_eq!(report["tensors"].as_array().unwrap().len(), 7);

@@ -437,7 +437,10 @@ fn run_case(bytes: &[u8], out: &std::path::Path, write: bool) -> Outcome {
     let backend = calibr8::tract::TractBackend;
     let q = match calibr8::quantize_with(&backend, &model, &data, &config) {
         Ok(q) => q,
-        Err(Error::BackendPanic { .. }) => return Outcome::ContainedPanic,
+        Err(e @ Error::BackendPanic { .. }) => {
+            eprintln!("contained engine panic: {e}");
+            return Outcome::ContainedPanic;
+        }
         Err(_) => return Outcome::FailedLater,
     };
     if write {

@@ -26,7 +26,7 @@ fn quantize(model: &str, method: &str, extra: &[&str]) -> (tempfile::TempDir, St
         "tests/nni/torch_named_calib.npy",
         "--method",
         method,
-        "--quiet",
+        // Not --quiet: the NNI summary is a log line on stderr.
         "--out",
         out.to_str().unwrap(),
     ];

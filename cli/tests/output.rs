@@ -39,7 +39,10 @@ fn quantize(dir: &Path, extra: &[&str]) -> Output {
     let (model, calib) = (repo(MODEL), repo(CALIB));
     let out = dir.join("q");
     let mut args = vec!["quantize", model.to_str().unwrap(), "--calib", calib.to_str().unwrap()];
-    args.extend(["--method", "minmax", "--out", out.to_str().unwrap()]);
+    if !extra.contains(&"--method") {
+        args.extend(["--method", "minmax"]);
+    }
+    args.extend(["--out", out.to_str().unwrap()]);
     args.extend(extra);
     calibr8(&args)
 }

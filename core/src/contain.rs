@@ -83,7 +83,8 @@ fn install_hook() {
 
 /// `…/registry/src/index…/tract-hir-0.23.9/src/ops/array/flatten.rs` → `tract-hir-0.23.9/src/…`.
 fn short(file: &str) -> &str {
-    match file.find("/src/") {
+    // The last `/src/`: a registry path has `registry/src/index-…/` before the crate.
+    match file.rfind("/src/") {
         Some(src) => {
             let crate_start = file[..src].rfind('/').map(|i| i + 1).unwrap_or(0);
             &file[crate_start..]

@@ -24,7 +24,8 @@ pub struct NpyInfo {
 fn elem_type_of(dtype: &npyz::DType) -> std::result::Result<(ElemType, u64), String> {
     let unsupported = || {
         format!(
-            "element type '{}' is not supported; use float32, float64, int64, int32, int8, \
+            // descr() is NumPy's quoted spelling: '<f2'.
+            "element type {} is not supported; use float32, float64, int64, int32, int8, \
              uint8 or bool",
             dtype.descr()
         )

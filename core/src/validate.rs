@@ -20,9 +20,9 @@
 mod facts;
 
 use crate::internal::*;
+use crate::pb;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use crate::pb;
 
 /// Default-domain opsets calibr8 reads: 11 (Pad / Clip / Resize with inputs, per PyTorch's
 /// oldest supported export) to 21 (the newest tract 0.23 runs). The QDQ export raises opsets
@@ -63,7 +63,8 @@ pub fn set_default_max_memory(bytes: u64) {
 /// use calibr8_core::validate::{validate, Limits};
 /// let model = calibr8_core::OnnxModel::load("../examples/digits/digits_cnn.onnx")?;
 /// validate(&model, &Limits::default())?;
-/// let tiny = Limits { max_memory: 1000 };
+/// // Its input [N, 1, 8, 8] holds at least 256 bytes.
+/// let tiny = Limits { max_memory: 100 };
 /// let err = validate(&model, &tiny).unwrap_err().to_string();
 /// assert!(err.contains("--max-memory"), "{err}");
 /// # Ok::<(), calibr8_core::Error>(())
@@ -372,10 +373,15 @@ fn check_declared_input(input: &pb::ValueInfoProto, limits: &Limits) -> Result<(
     let mut bytes: u64 = elem_size(t.elem_type).unwrap_or(4);
     for (ix, d) in shape.dim.iter().enumerate() {
         if let Some(Value::DimValue(v)) = d.value {
+            // -1 is how several exporters (tf2onnx, older Paddle2ONNX) write a dynamic dim:
+            // unknown, like a symbolic one. 0 and other negatives are not dims.
+            if v == -1 {
+                continue;
+            }
             if v <= 0 {
                 return Err(format!(
-                    "dim {ix} is {v}; a declared dim must be ≥ 1 (leave it symbolic, e.g. \
-                     'batch', if it varies)"
+                    "dim {ix} is {v}; a declared dim must be ≥ 1, or -1 / symbolic (e.g. \
+                     'batch') if it varies"
                 ));
             }
             bytes = bytes.saturating_mul(v as u64);

@@ -8,9 +8,9 @@
 # Extra calibr8 flags via CALIBR8_FLAGS (e.g. --no-fold-batchnorm --per-tensor-weights).
 set -u
 BIN=${BIN:-target/release/calibr8}
-M1=/out/models/rapidocr_onnxruntime/rapidocr_onnxruntime/models
-M2=/out/models/rapidocr/rapidocr/models
-D=/out/models/data
+M1=${M1:-/out/models/rapidocr_onnxruntime/rapidocr_onnxruntime/models}
+M2=${M2:-/out/models/rapidocr/rapidocr/models}
+D=${D:-/out/models/data}
 RUNS=${RUNS:-/out/runs}
 METHODS=${*:-minmax ema percentile entropy mse auto}
 mkdir -p "$RUNS"

@@ -124,7 +124,8 @@ fn issue_4_burn_path_and_onnx_path_give_bit_identical_scales() -> anyhow::Result
             calibr8_burn::quantize(&cnn, Cnn::forward, example.clone(), batches.clone(), &config)?;
 
         // Same graph, node for node; map burn-onnx's names to the module-path names.
-        let (raw, named) = (onnx_model.graph(), from_burn.model.graph());
+        // Both as calibrated, after the same pre-processing (BatchNorm folding, ...).
+        let (raw, named) = (from_file.model.graph(), from_burn.model.graph());
         assert_eq!(raw.node.len(), named.node.len());
         let mut to_named: HashMap<&str, &str> = HashMap::new();
         for (a, b) in raw.node.iter().zip(&named.node) {

@@ -271,7 +271,9 @@ fn calibrate(case: &Case, args: &Args) -> Result<(QuantizedModel, ArrayD<f32>)> 
         .ok_or_else(|| Error::data(data.name(), "is empty"))??
         .into_iter()
         .next()
-        .ok_or_else(|| Error::data(data.name(), "has no input array"))?;
+        .ok_or_else(|| Error::data(data.name(), "has no input array"))?
+        .1
+        .into_f32();
     if batch.shape().first() != Some(&args.batch) {
         return Err(Error::data(
             data.name(),
@@ -316,7 +318,7 @@ fn tract_run(
         EngineOptions { capture: capture.to_vec(), batch: Some(size), ..EngineOptions::default() };
     let mut engine = TractBackend.prepare(Lowering::Quantized(q), &options)?;
     let names = engine.output_names().to_vec();
-    Ok(names.into_iter().zip(engine.run(vec![batch.clone()])?).collect())
+    Ok(names.into_iter().zip(engine.run_f32(vec![batch.clone()])?).collect())
 }
 
 fn build(
@@ -393,7 +395,7 @@ fn run_and_compare(
     count: usize,
 ) -> Result<()> {
     let names = engine.output_names().to_vec();
-    let outputs = engine.run(vec![batch.clone()])?;
+    let outputs = engine.run_f32(vec![batch.clone()])?;
     println!(
         "{:<32} {:>9} {:>10} {:>12} {:>8}",
         "tensor", "SQNR dB", "cosine", "max |diff|", "top-1"

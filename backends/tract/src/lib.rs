@@ -9,8 +9,8 @@
 //! let mut engine = calibr8_tract::TractBackend.prepare(Lowering::Float(&model), &options)?;
 //! let batch = TensorMap::single("input", ndarray::ArrayD::<f32>::zeros(vec![2, 1, 8, 8]));
 //! let out = engine.run(batch)?;
-//! assert_eq!(out.names().collect::<Vec<_>>(), ["output", "relu1_out"]);
-//! assert_eq!(out.f32("output")?.shape(), &[2, 10]);
+//! assert_eq!(out.names().collect::<Vec<_>>(), ["logits", "relu1_out"]);
+//! assert_eq!(out.f32("logits")?.shape(), &[2, 10]);
 //! assert_eq!(out.f32("relu1_out")?.shape(), &[2, 16, 8, 8]);
 //! # Ok::<(), calibr8_core::Error>(())
 //! ```
@@ -52,8 +52,12 @@ struct Shared {
     outputs: Vec<String>,
     /// The plan for every shape, when tract could build one from the declared input facts.
     any_shape: Option<Arc<TypedRunnableModel>>,
-    /// Otherwise: the parsed model (outputs selected), optimized per input shape on demand.
+    /// For inputs with symbolic dims: the parsed model (outputs selected), optimized per input
+    /// shape on demand, when there is no `any_shape` plan or it failed on a batch.
     inference: Option<InferenceModel>,
+    /// Cleared when the `any_shape` plan failed at run time (a symbol it could not resolve
+    /// from the inputs, e.g. a batch dim only the dropped shape annotations tied down).
+    any_shape_works: std::sync::atomic::AtomicBool,
     per_shape: Mutex<Vec<(ShapeKey, Arc<TypedRunnableModel>)>>,
 }
 
@@ -126,7 +130,7 @@ impl TractEngine {
             // Symbolic dims tract can follow (a plain dynamic batch) give one plan for all;
             // anything else waits for the data's shapes.
             match inference.clone().into_optimized().and_then(|t| t.into_runnable()) {
-                Ok(plan) => (Some(plan), None),
+                Ok(plan) => (Some(plan), Some(inference)),
                 Err(e) => {
                     tracing::debug!(
                         "{}: tract cannot plan for the declared input dims ({e:#}); planning \
@@ -144,6 +148,7 @@ impl TractEngine {
                 outputs,
                 any_shape,
                 inference,
+                any_shape_works: std::sync::atomic::AtomicBool::new(true),
                 per_shape: Mutex::new(vec![]),
             }),
         })
@@ -153,7 +158,9 @@ impl TractEngine {
     fn plan_for(&self, key: ShapeKey) -> Result<Arc<TypedRunnableModel>> {
         let shared = &self.shared;
         if let Some(plan) = &shared.any_shape {
-            return Ok(plan.clone());
+            if shared.any_shape_works.load(std::sync::atomic::Ordering::Relaxed) {
+                return Ok(plan.clone());
+            }
         }
         let Some(inference) = &shared.inference else {
             return Err(Error::backend("tract", "engine has neither a plan nor a model"));
@@ -264,10 +271,28 @@ impl Engine for TractEngine {
             return Err(Error::data(extra, "is not an input of the model"));
         }
         let key: ShapeKey = tensors.iter().map(|t| (t.datum_type(), t.shape().to_vec())).collect();
-        let plan = self.plan_for(key)?;
-        let values = tensors.into_iter().map(|t| t.into_tvalue()).collect();
-        let outputs =
-            calibr8_core::contain("tract", "running a batch", || plan.run(values).map_err(err))?;
+        let on_any_shape = self.shared.any_shape.is_some()
+            && self.shared.any_shape_works.load(std::sync::atomic::Ordering::Relaxed);
+        let plan = self.plan_for(key.clone())?;
+        let values: tract_onnx::prelude::TVec<_> =
+            tensors.into_iter().map(|t| t.into_tvalue()).collect();
+        let run = |plan: Arc<TypedRunnableModel>, values| {
+            calibr8_core::contain("tract", "running a batch", || plan.run(values).map_err(err))
+        };
+        let outputs = match run(plan, values.clone()) {
+            // The shape-generic plan could not follow these inputs: plan for their shapes,
+            // from now on.
+            Err(e) if on_any_shape && self.shared.inference.is_some() => {
+                tracing::debug!(
+                    "{}: tract's plan for symbolic input dims failed ({e}); planning per batch \
+                     shape",
+                    self.shared.origin
+                );
+                self.shared.any_shape_works.store(false, std::sync::atomic::Ordering::Relaxed);
+                run(self.plan_for(key)?, values)?
+            }
+            result => result?,
+        };
         self.shared
             .outputs
             .iter()

@@ -102,7 +102,6 @@ pub fn run(args: QuantizeArgs, out: Output) -> anyhow::Result<ExitCode> {
     let mut nni = Vec::new();
     crate::nni_summary::print(&mut nni, &calibr8::export::nni_export_with_config(&quantized)?)?;
     out.log_block(&String::from_utf8_lossy(&nni));
-    }
     for warning in summary::clipping_warnings(&quantized) {
         out.log(format!("warning: {warning}"));
     }

@@ -100,10 +100,11 @@ pub fn choose_ranges(
     let mut choices = BTreeMap::new();
     let mut scored: Vec<Scored> = vec![];
     for (name, observer) in observers {
-        let target = plan.tensors.get(name).ok_or_else(|| Error::UnknownTensor {
-            tensor: name.clone(),
-            path: model.origin.clone(),
-        })?;
+        // Quantized tensors, and those observed only for an export (NNI's output ranges).
+        let target =
+            plan.tensors.get(name).or_else(|| plan.observed.get(name)).ok_or_else(|| {
+                Error::UnknownTensor { tensor: name.clone(), path: model.origin.clone() }
+            })?;
         let mut candidates = vec![];
         let mut distinct: Vec<(Vec<f32>, QuantParams)> = vec![];
         for method in &methods {

@@ -18,6 +18,7 @@ pub(super) struct QuantConfigFile {
     config_list: Vec<ConfigRule>,
     fold_batchnorm: bool,
     input_shapes: std::collections::BTreeMap<String, Vec<usize>>,
+    nni: super::NniOptions,
     /// Removed: the percentile is part of `method`.
     percentile: Option<f64>,
     /// Removed: the decay is part of `method`.
@@ -34,6 +35,7 @@ impl Default for QuantConfigFile {
             config_list,
             fold_batchnorm,
             input_shapes,
+            nni,
         } = QuantConfig::default();
         QuantConfigFile {
             method,
@@ -43,6 +45,7 @@ impl Default for QuantConfigFile {
             config_list,
             fold_batchnorm,
             input_shapes,
+            nni,
             percentile: None,
             ema_decay: None,
         }
@@ -74,6 +77,7 @@ impl TryFrom<QuantConfigFile> for QuantConfig {
             config_list: file.config_list,
             fold_batchnorm: file.fold_batchnorm,
             input_shapes: file.input_shapes,
+            nni: file.nni,
         })
     }
 }

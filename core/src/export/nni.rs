@@ -14,12 +14,12 @@
 
 use super::nni_modules::{module_paths, MappedBy, ModuleMap};
 use crate::internal::*;
+use crate::pb;
 use crate::plan::TensorRole;
 use crate::quantized::TensorQuant;
 use calibr8_calibration::{QuantDtype, Scheme};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
-use tract_onnx::pb;
 
 /// One module written to the NNI configs.
 #[derive(Clone, Debug, PartialEq)]
@@ -359,8 +359,7 @@ mod tests {
     fn quantized(config: QuantConfig) -> QuantizedModel {
         let model = OnnxModel::load(MODEL).expect("fixture loads");
         let plan = QuantPlan::resolve(&model, &config).expect("plan");
-        let names: Vec<String> =
-            plan.tensors.keys().chain(plan.observed.keys()).cloned().collect();
+        let names: Vec<String> = plan.tensors.keys().chain(plan.observed.keys()).cloned().collect();
         let ranges = names
             .iter()
             .enumerate()
@@ -413,6 +412,6 @@ mod tests {
         assert!(reason("/layer1/layer1.0/Add").contains("not one of the module types"));
         assert!(reason("/avgpool/GlobalAveragePool").contains("not one of the module types"));
         assert!(reason("/conv1/Conv").contains("nni.calibrate_outputs"));
-        assert!(nni.v2.as_object().expect("object").is_empty());
+        assert!(nni.v2.as_object().expect("object").is_empty(), "{}", nni.v2);
     }
 }

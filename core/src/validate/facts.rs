@@ -4,8 +4,8 @@
 //! over the memory budget, before an engine's constant folding would try to allocate it.
 
 use super::{elem_size, node_at, show_bytes, Limits};
-use std::collections::HashMap;
 use crate::pb;
+use std::collections::HashMap;
 
 /// Small constants (shape vectors, axes, scales) are tracked by value up to this length.
 const VALUES_MAX: u64 = 4096;
@@ -223,6 +223,8 @@ fn check_arity(node: &pb::NodeProto, opset: i64) -> Result<(), String> {
         "Pad" => 2,
         "QLinearConv" => 8,
         "Concat" | "Sum" | "Max" | "Min" | "Mean" => 1,
+        // Generators take no input; Loop's trip count and condition are both optional.
+        "Constant" | "RandomNormal" | "RandomUniform" | "Loop" => 0,
         _ => 1,
     };
     let present = node.input.iter().take(min).filter(|i| !i.is_empty()).count();

@@ -286,13 +286,16 @@ fn constant_folding_bombs_are_refused_before_any_engine() {
 
 #[test]
 fn the_budget_is_adjustable() {
-    let model = conv_model(vec![], &[2, 1, 3, 3]);
-    let w_bytes = 2 * 9 * 4;
-    let tight = Limits { max_memory: 10 };
-    // The weight is an initializer (bounded by the file); only computed tensors count, and
-    // Conv's output depends on the symbolic batch, so this passes even at 10 bytes.
-    OnnxModel::from_proto_with(model, "t", &tight).unwrap();
-    assert!(w_bytes > 10);
+    let model = conv_model(vec![], &[8, 1, 3, 3]);
+    let w_bytes = 8 * 9 * 4;
+    // The input [N, 1, 4, 4] is at least 64 B; the weight is an initializer (bounded by the
+    // file), and Conv's output depends on the symbolic batch: 100 B passes.
+    let tight = Limits { max_memory: 100 };
+    OnnxModel::from_proto_with(model.clone(), "t", &tight).unwrap();
+    assert!(w_bytes > 100);
+    let tighter = Limits { max_memory: 10 };
+    let err = OnnxModel::from_proto_with(model, "t", &tighter).unwrap_err().to_string();
+    assert!(err.contains("--max-memory"), "{err}");
 }
 
 #[test]
