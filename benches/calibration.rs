@@ -95,7 +95,10 @@ fn end_to_end(c: &mut Criterion) {
             })
         });
         for m in METHODS {
-            let config = QuantConfig { method: m.parse().expect("a known method"), ..QuantConfig::default() };
+            let config = QuantConfig {
+                method: m.parse().expect("a known method"),
+                ..QuantConfig::default()
+            };
             group.bench_function(BenchmarkId::new("quantize", m), |b| {
                 b.iter(|| black_box(calibr8::quantize(&model, &data, &config).expect("calibrates")))
             });

@@ -23,8 +23,10 @@ fn inference(c: &mut Criterion) {
     for (name, model, calib) in MODELS {
         let model = OnnxModel::load(model).expect("model");
         let data = NpySource::open(calib, 32).expect("calibration data");
-        let config =
-            with_output_ranges(&QuantConfig { method: "minmax".parse().expect("a known method"), ..QuantConfig::default() });
+        let config = with_output_ranges(&QuantConfig {
+            method: "minmax".parse().expect("a known method"),
+            ..QuantConfig::default()
+        });
         let q = calibr8::quantize(&model, &data, &config).expect("calibrates");
         let mut shape: Vec<usize> = model.inputs()[0].dims.iter().map(|d| d.unwrap_or(1)).collect();
         shape[0] = BATCH;

@@ -89,7 +89,10 @@ impl BackendKind {
     }
 
     /// [`Error::BackendNotCompiled`] for this backend.
-    #[cfg_attr(all(feature = "tract", feature = "tensorrt", feature = "burn", feature = "ort"), allow(dead_code))]
+    #[cfg_attr(
+        all(feature = "tract", feature = "tensorrt", feature = "burn", feature = "ort"),
+        allow(dead_code)
+    )]
     fn not_compiled(self) -> Error {
         Error::BackendNotCompiled {
             backend: self.name().into(),

@@ -22,7 +22,8 @@ const LABELS: &str = "examples/digits/eval_labels.npy";
 fn quantize(method: &str) -> QuantizedModel {
     let model = OnnxModel::load(MODEL).unwrap();
     let data = NpySource::open(CALIB, 64).unwrap();
-    let config = QuantConfig { method: method.parse().expect("a known method"), ..QuantConfig::default() };
+    let config =
+        QuantConfig { method: method.parse().expect("a known method"), ..QuantConfig::default() };
     calibr8::quantize(&model, &data, &config).unwrap()
 }
 
@@ -90,7 +91,10 @@ fn issue_5_one_pass_ranking_calibrates_exactly_like_separate_runs() {
     }
     // The methods really differ somewhere (else the ranking would be meaningless).
     let amax = |m: &str| {
-        one_pass.iter().find(|(n, _)| n.to_string() == m).unwrap().1.tensors["relu1_out"].range.amax.clone()
+        one_pass.iter().find(|(n, _)| n.to_string() == m).unwrap().1.tensors["relu1_out"]
+            .range
+            .amax
+            .clone()
     };
     assert_ne!(amax("minmax"), amax("entropy"));
 }
@@ -241,10 +245,17 @@ fn issue_5_top1_target_without_labels_on_held_out_data() {
     let eval = NpySource::open("tests/data/mlp_gemm_eval.npy", 32).unwrap();
     let evaluation = Evaluation::new(&TractBackend, &model, &eval, None).unwrap();
     let config = QuantConfig::default();
-    let q = calibrate_methods(&TractBackend, &model, &calib, &config, &["ema".parse().expect("a known method")], &mut |_| {})
-        .unwrap()
-        .remove(0)
-        .1;
+    let q = calibrate_methods(
+        &TractBackend,
+        &model,
+        &calib,
+        &config,
+        &["ema".parse().expect("a known method")],
+        &mut |_| {},
+    )
+    .unwrap()
+    .remove(0)
+    .1;
     let analysis = analyze_layers(&evaluation, &TractBackend, &q, &mut |_| {}).unwrap();
     let all_int8 = analysis.outputs[0].metrics.clone();
     let agreement = all_int8.top1_agreement.unwrap();

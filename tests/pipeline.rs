@@ -36,7 +36,8 @@ fn accuracy(logits: &ArrayD<f32>, labels: &[i64]) -> f64 {
 fn quantize(method: &str) -> QuantizedModel {
     let model = OnnxModel::load(MODEL).unwrap();
     let data = NpySource::open(CALIB, 64).unwrap();
-    let config = QuantConfig { method: method.parse().expect("a known method"), ..QuantConfig::default() };
+    let config =
+        QuantConfig { method: method.parse().expect("a known method"), ..QuantConfig::default() };
     calibr8::quantize(&model, &data, &config).unwrap()
 }
 
@@ -175,7 +176,8 @@ fn opset11_model_is_raised_to_opset13_for_per_channel_qdq() {
     let model = OnnxModel::load("tests/data/digits_cnn_opset11.onnx").unwrap();
     assert_eq!(model.opset(), 11);
     let data = NpySource::open(CALIB, 64).unwrap();
-    let config = QuantConfig { method: "minmax".parse().expect("a known method"), ..QuantConfig::default() };
+    let config =
+        QuantConfig { method: "minmax".parse().expect("a known method"), ..QuantConfig::default() };
     let q = calibr8::quantize(&model, &data, &config).unwrap();
     let qdq = calibr8::export::qdq_model(&q).unwrap();
     assert_eq!(qdq.opset(), 13);
@@ -225,7 +227,10 @@ fn resnet_with_constant_weights_computed_pads_and_skip_adds() {
 fn two_pass_histograms_calibrate_the_whole_pipeline() {
     let model = OnnxModel::load(MODEL).unwrap();
     let data = NpySource::open(CALIB, 64).unwrap();
-    let streaming = QuantConfig { method: "percentile".parse().expect("a known method"), ..QuantConfig::default() };
+    let streaming = QuantConfig {
+        method: "percentile".parse().expect("a known method"),
+        ..QuantConfig::default()
+    };
     let two_pass = QuantConfig {
         histogram: calibr8::calibration::HistogramMode::TwoPass,
         ..streaming.clone()

@@ -94,8 +94,8 @@ pub enum CacheNamesArg {
 pub enum HistogramArg {
     /// One pass; the first batch sets the bin width (as TensorRT and ModelOpt do).
     Streaming,
-    /// Global |max| first, then a fixed grid: shards merge exactly. Spelled as in configs;
-    /// `two-pass` is accepted too.
+    /// Global |max| first, then a fixed grid: shards merge exactly. Spelled as in configs
+    /// (the kebab-case spelling is accepted too).
     #[value(name = "two_pass", alias = "two-pass")]
     TwoPass,
 }

@@ -4,11 +4,11 @@
 mod args;
 mod batch;
 mod commands;
+mod nni_summary;
 mod output;
+mod parse;
 mod progress;
 mod rules;
-mod parse;
-mod nni_summary;
 mod summary;
 
 use clap::Parser;

@@ -558,7 +558,13 @@ fn build(dir: &Path) -> Catalogue {
         &["deep_dash.yaml", "nests deeper"],
     );
     let p = cfg(&c, "deep.json", &"{\"config_list\":".repeat(100_000));
-    c.quantize("config: 100k-deep JSON", m, k, &["--config", &p], &["deep.json", "reads at most 1048576"]);
+    c.quantize(
+        "config: 100k-deep JSON",
+        m,
+        k,
+        &["--config", &p],
+        &["deep.json", "reads at most 1048576"],
+    );
     let p = cfg(&c, "huge.yaml", &format!("# {}\nmethod: minmax\n", "x".repeat(2 << 20)));
     c.quantize("config: 2 MiB file", m, k, &["--config", &p], &["huge.yaml", "at most 1048576"]);
     let p = cfg(

@@ -439,6 +439,12 @@ fn run_case(bytes: &[u8], out: &std::path::Path, write: bool) -> Outcome {
         Ok(q) => q,
         Err(e @ Error::BackendPanic { .. }) => {
             eprintln!("contained engine panic: {e}");
+            if let Ok(dir) = std::env::var("CALIBR8_KEEP_MUTANTS") {
+                let n = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos());
+                let _ = std::fs::write(format!("{dir}/contained_{n}.onnx"), bytes);
+            }
             return Outcome::ContainedPanic;
         }
         Err(_) => return Outcome::FailedLater,

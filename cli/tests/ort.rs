@@ -102,7 +102,11 @@ fn issue_13_compare_runs_the_int8_model_on_ort() {
     // 0 or 1 (accuracy target met or not); 2 would be an error.
     assert!(matches!(o.status.code(), Some(0 | 1)), "{err}");
     // tract runs the reference, ONNX Runtime the int8 model: both named in the report.
-    assert!(err.contains("(reference tract, candidate ort)"), "{err}");
+    assert!(
+        err.contains("Reference: float model on `tract`")
+            && err.contains("Candidate: quantized model on `ort`"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -194,7 +194,11 @@ fn ranges(dir: &Path, name: &str, extra: &[&str]) -> serde_json::Value {
     let (model, calib) = (repo(MODEL), repo(CALIB));
     let out = dir.join(name);
     let mut args = vec!["quantize", model.to_str().unwrap(), "--calib", calib.to_str().unwrap()];
-    args.extend(["-q", "--method", "minmax", "--out", out.to_str().unwrap()]);
+    args.push("-q");
+    if !extra.contains(&"--method") && !extra.contains(&"--config") {
+        args.extend(["--method", "minmax"]);
+    }
+    args.extend(["--out", out.to_str().unwrap()]);
     args.extend(extra);
     ok(&calibr8(&args));
     serde_json::from_slice(&std::fs::read(out.join("ranges.json")).unwrap()).unwrap()

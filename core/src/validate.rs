@@ -328,6 +328,14 @@ fn check_tensor(t: &pb::TensorProto) -> Result<(), String> {
     if t.data_type == 0 {
         return Err("has no element type (data_type 0); the file is corrupt".into());
     }
+    // Raw bytes of these types (complex, bfloat16, float8, strings) are not read by tract.
+    if !t.raw_data.is_empty() && matches!(t.data_type, 8 | 14 | 15 | 16 | 17..=20 | 21..) {
+        return Err(format!(
+            "stores element type {} as raw data, which calibr8's engines do not read; export \
+             it as float32, float16 or an integer type",
+            t.data_type
+        ));
+    }
     let Some(width) = elem_size(t.data_type) else {
         return Ok(()); // strings and 4-bit types: engines check these themselves
     };

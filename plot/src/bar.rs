@@ -182,6 +182,8 @@ impl Scene for BarScene<'_> {
         let m = chart.series.len();
         let (lo, hi, base) = value_range(chart);
         let axis_label = |v: &f64| match chart.value_axis {
+            // Whole decades exactly (10^2.0 by powf is 99.999…, which would print "100.0").
+            ValueAxis::Log if (v - v.round()).abs() < 1e-9 => short(10f64.powi(v.round() as i32)),
             ValueAxis::Log => short(10f64.powf(*v)),
             ValueAxis::Zero | ValueAxis::Fit => short(*v),
         };

@@ -117,7 +117,10 @@ fn issue_4_burn_path_and_onnx_path_give_bit_identical_scales() -> anyhow::Result
     let npy = NpySource::open(CALIB, 64)?;
 
     for method in ["minmax", "percentile", "entropy", "mse"] {
-        let config = QuantConfig { method: method.parse().expect("a known method"), ..QuantConfig::default() };
+        let config = QuantConfig {
+            method: method.parse().expect("a known method"),
+            ..QuantConfig::default()
+        };
         let from_file =
             calibr8_core::quantize_with(&calibr8_tract::TractBackend, &onnx_model, &npy, &config)?;
         let from_burn =

@@ -500,6 +500,7 @@ fn burn_onnx_traced_cnn_agrees_with_tract_in_fp32_and_int8() {
         .export_dynamic(&cnn, example, validation, &[spec], Cnn::forward)
         .unwrap();
     let model = OnnxModel::from_bytes(bytes.as_bytes(), "traced_cnn.onnx").unwrap();
+    std::fs::write("/tmp/traced_cnn.onnx", bytes.as_bytes()).unwrap();
     let ops: HashSet<&str> = model.graph().node.iter().map(|n| n.op_type.as_str()).collect();
     println!("burn-onnx traced CNN ops: {ops:?}");
     assert!(ops.contains("MaxPool") && ops.contains("MatMul") && ops.contains("Conv"));

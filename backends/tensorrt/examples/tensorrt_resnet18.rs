@@ -187,7 +187,11 @@ fn run() -> Result<()> {
     // 2. Artifacts. The cache header carries the installed TensorRT's version when there is one.
     let installed = trt::api().ok().map(|api| api.raw_version.max(0) as u32);
     let trt_version = installed.map(TrtVersion::from_number).unwrap_or_default();
-    let written = write_artifacts(&quantized, &args.out, &ArtifactOptions { trt_version, ..ArtifactOptions::default() })?;
+    let written = write_artifacts(
+        &quantized,
+        &args.out,
+        &ArtifactOptions { trt_version, ..ArtifactOptions::default() },
+    )?;
     println!(
         "wrote {} files to {} (cache header TensorRT {trt_version}{}):",
         written.len(),

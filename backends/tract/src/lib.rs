@@ -110,9 +110,8 @@ impl TractEngine {
         calibr8_core::shapes::drop_shape_annotations(&mut proto);
         // calibr8's pb types and tract's are separate Rust types of one proto: bytes bridge them.
         let bytes = proto.encode_to_vec();
-        let mut inference = tract_onnx::onnx()
-            .model_for_read(&mut bytes.as_slice())
-            .map_err(|e| invalid(&e))?;
+        let mut inference =
+            tract_onnx::onnx().model_for_read(&mut bytes.as_slice()).map_err(|e| invalid(&e))?;
         let mut outlets = inference.output_outlets().map_err(err)?.to_vec();
         for name in &options.capture {
             let outlet = inference.find_outlet_label(name).ok_or_else(|| Error::UnknownTensor {
@@ -171,9 +170,7 @@ impl TractEngine {
         }
         let mut model = inference.clone();
         for (ix, (dt, shape)) in key.iter().enumerate() {
-            model
-                .set_input_fact(ix, InferenceFact::dt_shape(*dt, shape.clone()))
-                .map_err(err)?;
+            model.set_input_fact(ix, InferenceFact::dt_shape(*dt, shape.clone())).map_err(err)?;
         }
         let optimized = calibr8_core::contain("tract", "optimizing for the data's shapes", || {
             Ok(model.into_optimized().and_then(|t| t.into_runnable()))
@@ -187,7 +184,10 @@ impl TractEngine {
                 .collect();
             Error::InvalidModel {
                 path: shared.origin.clone(),
-                reason: format!("tract, with the input shapes of the data ({}): {e:#}", shapes.join(", ")),
+                reason: format!(
+                    "tract, with the input shapes of the data ({}): {e:#}",
+                    shapes.join(", ")
+                ),
             }
         })?;
         if plans.len() >= MAX_PLANS {
@@ -201,7 +201,8 @@ impl TractEngine {
     /// read to see which kernels (and which element types) a model really uses. For a model
     /// planned per input shape, the nodes of the first plan built (none before a batch ran).
     pub fn nodes(&self) -> Vec<TractNode> {
-        let first = self.shared.per_shape.lock().ok().and_then(|p| p.first().map(|(_, p)| p.clone()));
+        let first =
+            self.shared.per_shape.lock().ok().and_then(|p| p.first().map(|(_, p)| p.clone()));
         let Some(plan) = self.shared.any_shape.clone().or(first) else {
             return vec![];
         };
@@ -276,12 +277,20 @@ impl Engine for TractEngine {
         let plan = self.plan_for(key.clone())?;
         let values: tract_onnx::prelude::TVec<_> =
             tensors.into_iter().map(|t| t.into_tvalue()).collect();
-        let run = |plan: Arc<TypedRunnableModel>, values| {
-            calibr8_core::contain("tract", "running a batch", || plan.run(values).map_err(err))
+        let outputs = &self.shared.outputs;
+        let run = |plan: Arc<TypedRunnableModel>, values| -> Result<TensorMap> {
+            let tensors = calibr8_core::contain("tract", "running a batch", || {
+                plan.run(values).map_err(err)
+            })?;
+            outputs
+                .iter()
+                .zip(tensors)
+                .map(|(name, v)| Ok((name.clone(), from_tract(v.into_tensor())?)))
+                .collect()
         };
-        let outputs = match run(plan, values.clone()) {
-            // The shape-generic plan could not follow these inputs: plan for their shapes,
-            // from now on.
+        match run(plan, values.clone()) {
+            // The shape-generic plan could not follow these inputs (or left a captured shape
+            // tensor symbolic): plan for their shapes, from now on.
             Err(e) if on_any_shape && self.shared.inference.is_some() => {
                 tracing::debug!(
                     "{}: tract's plan for symbolic input dims failed ({e}); planning per batch \
@@ -289,16 +298,10 @@ impl Engine for TractEngine {
                     self.shared.origin
                 );
                 self.shared.any_shape_works.store(false, std::sync::atomic::Ordering::Relaxed);
-                run(self.plan_for(key)?, values)?
+                run(self.plan_for(key)?, values)
             }
-            result => result?,
-        };
-        self.shared
-            .outputs
-            .iter()
-            .zip(outputs)
-            .map(|(name, v)| Ok((name.clone(), from_tract(v.into_tensor())?)))
-            .collect()
+            result => result,
+        }
     }
 }
 
@@ -336,6 +339,11 @@ pub(crate) fn from_tract(t: tract_onnx::prelude::Tensor) -> Result<TensorValue> 
         TensorValue::U8(t.into_plain_array::<u8>().map_err(err)?)
     } else if dt == bool::datum_type() {
         TensorValue::Bool(t.into_plain_array::<bool>().map_err(err)?)
+    } else if dt == tract_onnx::prelude::TDim::datum_type() {
+        // Shape arithmetic (ONNX int64): concrete once the plan knows the input shapes.
+        TensorValue::I64(
+            t.cast_to::<i64>().map_err(err)?.into_owned().into_plain_array::<i64>().map_err(err)?,
+        )
     } else {
         TensorValue::F32(
             t.cast_to::<f32>().map_err(err)?.into_owned().into_plain_array::<f32>().map_err(err)?,

@@ -23,8 +23,10 @@ const MLP_CALIB: &str = "../../tests/data/mlp_gemm_calib.npy";
 fn quantize(model: &str, calib: &str) -> QuantizedModel {
     let model = OnnxModel::load(model).unwrap();
     let data = NpySource::open(calib, 64).unwrap();
-    let config =
-        with_output_ranges(&QuantConfig { method: "minmax".parse().expect("a known method"), ..QuantConfig::default() });
+    let config = with_output_ranges(&QuantConfig {
+        method: "minmax".parse().expect("a known method"),
+        ..QuantConfig::default()
+    });
     quantize_with(&TractBackend, &model, &data, &config).unwrap()
 }
 
@@ -249,7 +251,8 @@ fn issue_5_quantized_nodes_without_a_qlinear_op_are_listed_as_float() {
     // A config that also quantizes Relu: Conv/Gemm still lower, each Relu is reported as float.
     let model = OnnxModel::load(DIGITS).unwrap();
     let data = NpySource::open(DIGITS_CALIB, 64).unwrap();
-    let mut config = QuantConfig { method: "minmax".parse().expect("a known method"), ..QuantConfig::default() };
+    let mut config =
+        QuantConfig { method: "minmax".parse().expect("a known method"), ..QuantConfig::default() };
     config.config_list[0].op_types.push("Relu".into());
     let q = quantize_with(&TractBackend, &model, &data, &with_output_ranges(&config)).unwrap();
     let qop = qoperator_model(&q).unwrap();

@@ -2,11 +2,11 @@
 //! protobuf, writing `.npy` files, snapshotting folders.
 #![allow(dead_code)]
 
+pub use calibr8::core::pb;
 use prost::Message;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-pub use calibr8::core::pb;
 
 pub const MODEL: &str = "examples/digits/digits_cnn.onnx";
 pub const CALIB: &str = "examples/digits/calib.npy";

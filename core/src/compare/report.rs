@@ -385,7 +385,8 @@ impl CompareReport {
                     "{}Target met with {} node(s) in {} ({}); int8: {}.",
                     if full { "\n" } else { "" },
                     mp.float_nodes.len(),
-                    mp.float_precision,
+                    // What the steps measured; the requested precision is noted above.
+                    mp.measured_precision,
                     nodes(&mp.float_nodes),
                     nodes(&mp.int8_nodes)
                 )?;

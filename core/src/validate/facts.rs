@@ -502,6 +502,19 @@ fn infer(node: &pb::NodeProto, ins: &[Fact], opset: i64) -> Step {
             vec![f]
         }
         "Unsqueeze" => {
+            // tract needs the output rank while loading the model: axes computed at run time
+            // (from a Shape, say) make it index out of bounds.
+            if opset >= 13
+                && node.input.get(1).is_some_and(|n| !n.is_empty())
+                && !ins.get(1).is_some_and(|f| f.constant)
+            {
+                return Err((
+                    None,
+                    "takes its axes from a tensor computed at run time; calibr8's engines need \
+                     them constant (an initializer or Constant node). Re-export with fixed axes"
+                        .into(),
+                ));
+            }
             let axes = if opset >= 13 {
                 ins.get(1).and_then(|f| f.ints.clone())
             } else {
@@ -537,6 +550,19 @@ fn infer(node: &pb::NodeProto, ins: &[Fact], opset: i64) -> Step {
             vec![f]
         }
         "Squeeze" => {
+            // tract needs the output rank while loading the model: axes computed at run time
+            // (from a Shape, say) make it index out of bounds.
+            if opset >= 13
+                && node.input.get(1).is_some_and(|n| !n.is_empty())
+                && !ins.get(1).is_some_and(|f| f.constant)
+            {
+                return Err((
+                    None,
+                    "takes its axes from a tensor computed at run time; calibr8's engines need \
+                     them constant (an initializer or Constant node). Re-export with fixed axes"
+                        .into(),
+                ));
+            }
             let axes = if opset >= 13 {
                 ins.get(1).and_then(|f| f.ints.clone())
             } else {
