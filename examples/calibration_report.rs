@@ -14,8 +14,8 @@
 //! calibration itself rather than the data set.
 
 use calibr8::calibration::{Method, ObserverConfig, TensorObserver};
-use calibr8::core::npy::read_npy_f32;
 use calibr8::core::data::bind;
+use calibr8::core::npy::read_npy_f32;
 use calibr8::core::Batch;
 use calibr8::prelude::*;
 use calibr8::tract::TractBackend;

@@ -111,7 +111,9 @@ fn onnx_runtime(qdq: &Path, inputs: &Path, dir: &Path) -> ArrayD<f32> {
         .arg(inputs)
         .arg(&output)
         .status()
-        .expect("python3 is needed to check exports with ONNX Runtime (pip install onnx onnxruntime)");
+        .expect(
+            "python3 is needed to check exports with ONNX Runtime (pip install onnx onnxruntime)",
+        );
     assert!(status.success(), "ONNX Runtime / onnx.checker rejected the QDQ model (see stderr)");
     calibr8::core::npy::read_npy_f32(&output).unwrap()
 }

@@ -146,7 +146,7 @@ fn bad_inputs_fail_clearly_without_partial_output() {
     // An empty data folder.
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
-    assert_fails(&model, &empty, &[], &["empty", "no .npy files"]);
+    assert_fails(&model, &empty, &[], &["empty", "no .npy or .npz files"]);
 
     // NaN in the data: named tensor.
     let nan = dir.path().join("nan.npy");
@@ -156,7 +156,7 @@ fn bad_inputs_fail_clearly_without_partial_output() {
     // Not a .npy file at all.
     let text = dir.path().join("text.npy");
     std::fs::write(&text, "1,2,3").unwrap();
-    assert_fails(&model, &text, &[], &["text.npy", "not a .npy file"]);
+    assert_fails(&model, &text, &[], &["text.npy", "is not a .npy array"]);
 
     // An op type that does not exist, in a config file.
     let config = dir.path().join("config.yaml");

@@ -33,13 +33,13 @@ pub mod tensor;
 pub use backend::{Backend, Engine, EngineOptions, Lowering};
 pub use config::{ConfigRule, Precision, QuantConfig, Target};
 pub use data::{Batch, CalibrationData, InMemory, NpySource};
-pub use tensor::{ElemType, TensorMap, TensorValue};
 pub use error::{Error, Result};
 pub use graph::Graph;
 pub use model::{OnnxModel, ValueInfo};
 pub use plan::{QuantPlan, TensorRole, TensorTarget};
 pub use quantize::{quantize_with, quantize_with_progress, Progress};
 pub use quantized::{QuantizedModel, TensorQuant};
+pub use tensor::{ElemType, TensorMap, TensorValue};
 
 /// What every file of this crate needs.
 mod internal {

@@ -55,7 +55,8 @@ const MAX_HEADER_NESTING: usize = 8;
 /// Reads the magic, version and header text from `reader` and checks their bounds before npyz
 /// parses anything; returns the raw header bytes.
 fn read_header_bytes(reader: &mut impl Read) -> std::result::Result<Vec<u8>, String> {
-    let not_npy = || "is not a .npy array (no \\x93NUMPY magic); save it with numpy.save".to_string();
+    let not_npy =
+        || "is not a .npy array (no \\x93NUMPY magic); save it with numpy.save".to_string();
     let mut prefix = vec![0u8; 8];
     reader.read_exact(&mut prefix).map_err(|_| not_npy())?;
     if &prefix[..6] != b"\x93NUMPY" {
@@ -78,7 +79,9 @@ fn read_header_bytes(reader: &mut impl Read) -> std::result::Result<Vec<u8>, Str
     prefix.extend_from_slice(&len);
     let start = prefix.len();
     prefix.resize(start + header_len, 0);
-    reader.read_exact(&mut prefix[start..]).map_err(|_| "has a truncated .npy header".to_string())?;
+    reader
+        .read_exact(&mut prefix[start..])
+        .map_err(|_| "has a truncated .npy header".to_string())?;
     let mut depth = 0usize;
     for &b in &prefix[start..] {
         match b {
@@ -197,10 +200,11 @@ pub fn read_npz(path: impl AsRef<Path>) -> Result<Vec<(String, TensorValue)>> {
     read_npz_from(std::io::BufReader::new(file)).map_err(|reason| Error::data(name, reason))
 }
 
-fn read_npz_from(reader: impl Read + Seek) -> std::result::Result<Vec<(String, TensorValue)>, String> {
-    let mut zip = zip::ZipArchive::new(reader).map_err(|e| {
-        format!("is not a readable .npz archive ({e}); save it with numpy.savez")
-    })?;
+fn read_npz_from(
+    reader: impl Read + Seek,
+) -> std::result::Result<Vec<(String, TensorValue)>, String> {
+    let mut zip = zip::ZipArchive::new(reader)
+        .map_err(|e| format!("is not a readable .npz archive ({e}); save it with numpy.savez"))?;
     let mut arrays = Vec::with_capacity(zip.len());
     for ix in 0..zip.len() {
         let entry = zip.by_index(ix).map_err(|e| format!("entry {ix} cannot be read: {e}"))?;

@@ -183,7 +183,10 @@ mod tests {
             let mut seen = vec![];
             run_in_order(&mut engines, batches(12), true, &mut |ix, inputs, outputs| {
                 let x = inputs.f32("x")?[[0]];
-                assert_eq!(outputs.get("x"), Some(&TensorValue::F32(ArrayD::from_elem(vec![1], x * 2.0))));
+                assert_eq!(
+                    outputs.get("x"),
+                    Some(&TensorValue::F32(ArrayD::from_elem(vec![1], x * 2.0)))
+                );
                 seen.push(ix);
                 Ok(())
             })

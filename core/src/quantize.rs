@@ -164,9 +164,8 @@ pub fn observe_activations(
     let reads_inputs = capture.len() < targets.len();
     let options = EngineOptions { capture, ..EngineOptions::default() };
     let first = backend.prepare(Lowering::Float(model), &options)?;
-    let mut engines = engines_for(first, jobs, &mut || {
-        backend.prepare(Lowering::Float(model), &options)
-    })?;
+    let mut engines =
+        engines_for(first, jobs, &mut || backend.prepare(Lowering::Float(model), &options))?;
     tracing::debug!(
         "calibration: {} batch(es) at once; memory holds at most that many batches' captured tensors",
         engines.len()
@@ -177,9 +176,8 @@ pub fn observe_activations(
     // the histogram observers replay the data).
     let mut in_pass = vec![true; observers.len()];
     loop {
-        let batches = data
-            .batches()
-            .map(|batch| bind(&graph_inputs, &model.origin, &source_name, batch?));
+        let batches =
+            data.batches().map(|batch| bind(&graph_inputs, &model.origin, &source_name, batch?));
         run_in_order(&mut engines, batches, reads_inputs, &mut |ix, batch, outputs| {
             // Every observer runs; the first error in observer (name) order is reported, so
             // the message does not depend on thread scheduling.
@@ -193,17 +191,21 @@ pub fn observe_activations(
                     let value = batch.get(name).or_else(|| outputs.get(name)).ok_or_else(|| {
                         Error::backend(
                             backend.name(),
-                            format!("returned no tensor '{name}' though it was asked to capture it"),
+                            format!(
+                                "returned no tensor '{name}' though it was asked to capture it"
+                            ),
                         )
                     })?;
-                    let array = value.as_f32().ok_or_else(|| Error::data(
-                        name.as_str(),
-                        format!(
-                            "is {}; only float tensors are calibrated (exclude the node that \
+                    let array = value.as_f32().ok_or_else(|| {
+                        Error::data(
+                            name.as_str(),
+                            format!(
+                                "is {}; only float tensors are calibrated (exclude the node that \
                              reads it from quantization)",
-                            value.elem_type()
-                        ),
-                    ))?;
+                                value.elem_type()
+                            ),
+                        )
+                    })?;
                     let array = array.as_standard_layout();
                     let values = array.as_slice().unwrap_or_default();
                     Ok(observer.observe(values, array.shape())?)

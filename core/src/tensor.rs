@@ -308,10 +308,9 @@ impl TensorMap {
     pub fn f32(&self, name: &str) -> Result<&ArrayD<f32>> {
         match self.get(name) {
             Some(TensorValue::F32(a)) => Ok(a),
-            Some(other) => Err(Error::data(
-                name,
-                format!("is {}, where float32 is needed", other.elem_type()),
-            )),
+            Some(other) => {
+                Err(Error::data(name, format!("is {}, where float32 is needed", other.elem_type())))
+            }
             None => Err(Error::data(name, "is not among the tensors returned")),
         }
     }

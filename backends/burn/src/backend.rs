@@ -18,7 +18,7 @@
 //! let options = EngineOptions { capture: vec!["relu1_out".into()], ..Default::default() };
 //! let mut engine = BurnBackend::default().prepare(Lowering::Float(&model), &options)?;
 //! let out = engine.run(TensorMap::single("input", ndarray::ArrayD::<f32>::zeros(vec![2, 1, 8, 8])))?;
-//! assert_eq!(out.f32("output")?.shape(), &[2, 10]);
+//! assert_eq!(out.f32("logits")?.shape(), &[2, 10]);
 //! assert_eq!(out.f32("relu1_out")?.shape(), &[2, 16, 8, 8]);
 //! # Ok::<(), calibr8_core::Error>(())
 //! ```

@@ -516,7 +516,7 @@ fn bad_shapes_at_run_time_are_errors_naming_the_input_or_node() {
     let err = engine.run_f32(vec![ArrayD::zeros(vec![2, 1, 9, 9])]).err().unwrap().to_string();
     assert!(err.contains("input 'input'") && err.contains("[2, 1, 9, 9]"), "{err}");
     let err = engine.run_f32(vec![]).err().unwrap().to_string();
-    assert!(err.contains("0 input arrays"), "{err}");
+    assert!(err.contains("gives 0 array(s) for 1 input(s)"), "{err}");
 
     // `x [4] + c [3]`: valid protobuf, shapes that do not broadcast. burn only sees it when the
     // node runs, and says which node.

@@ -309,7 +309,10 @@ impl Engine for TrtEngine {
                         other.elem_type()
                     ),
                 }),
-                None => Err(Error::data(name.as_str(), "is a model input the batch gives no tensor for")),
+                None => Err(Error::data(
+                    name.as_str(),
+                    "is a model input the batch gives no tensor for",
+                )),
             })
             .collect::<Result<Vec<ArrayD<f32>>>>()?;
         self.bind(&inputs)?;

@@ -9,8 +9,8 @@
 //! let mut engine = calibr8_tract::TractBackend.prepare(Lowering::Float(&model), &options)?;
 //! let batch = TensorMap::single("input", ndarray::ArrayD::<f32>::zeros(vec![2, 1, 8, 8]));
 //! let out = engine.run(batch)?;
-//! assert_eq!(out.names().collect::<Vec<_>>(), ["output", "relu1_out"]);
-//! assert_eq!(out.f32("output")?.shape(), &[2, 10]);
+//! assert_eq!(out.names().collect::<Vec<_>>(), ["logits", "relu1_out"]);
+//! assert_eq!(out.f32("logits")?.shape(), &[2, 10]);
 //! assert_eq!(out.f32("relu1_out")?.shape(), &[2, 16, 8, 8]);
 //! # Ok::<(), calibr8_core::Error>(())
 //! ```
@@ -198,6 +198,8 @@ pub(crate) fn from_tract(t: tract_onnx::prelude::Tensor) -> Result<TensorValue> 
     } else if dt == bool::datum_type() {
         TensorValue::Bool(t.into_plain_array::<bool>().map_err(err)?)
     } else {
-        TensorValue::F32(t.cast_to::<f32>().map_err(err)?.into_owned().into_plain_array::<f32>().map_err(err)?)
+        TensorValue::F32(
+            t.cast_to::<f32>().map_err(err)?.into_owned().into_plain_array::<f32>().map_err(err)?,
+        )
     })
 }

@@ -66,21 +66,15 @@ pub fn run(args: QuantizeArgs) -> anyhow::Result<ExitCode> {
         Some(n) => n,
         None => calibr8::core::parallel::default_jobs(),
     };
-    let quantized = calibr8::quantize_with_progress(
-        backend.as_ref(),
-        &model,
-        &data,
-        &config,
-        jobs,
-        &mut |p| {
+    let quantized =
+        calibr8::quantize_with_progress(backend.as_ref(), &model, &data, &config, jobs, &mut |p| {
             if p.pass == 2 && p.batch == 1 {
                 bar.set_prefix("histogram pass");
                 bar.reset();
             }
             bar.set_position(p.batch as u64);
-        },
-    )
-    .with_context(|| format!("calibrating {}", model.origin))?;
+        })
+        .with_context(|| format!("calibrating {}", model.origin))?;
     bar.finish_and_clear();
     let elapsed = started.elapsed();
 

@@ -4,11 +4,11 @@
 
 use super::metrics::{MetricAccumulator, Metrics};
 use crate::backend::{Backend, Engine, EngineOptions, Lowering};
-use crate::parallel::{default_jobs, engines_for, run_in_order};
+use crate::data::bind;
 use crate::data::CalibrationData;
 use crate::internal::*;
-use crate::data::bind;
 use crate::npy::read_npy;
+use crate::parallel::{default_jobs, engines_for, run_in_order};
 use crate::tensor::{ElemType, TensorMap, TensorValue};
 use ndarray::ArrayD;
 use serde::{Deserialize, Serialize};
@@ -120,7 +120,8 @@ impl<'a> Evaluation<'a> {
         })?;
         let mut reference_outputs = vec![];
         let mut batch_rows = vec![];
-        let batches = data.batches().map(|batch| bind(&inputs, &model.origin, &data.name(), batch?));
+        let batches =
+            data.batches().map(|batch| bind(&inputs, &model.origin, &data.name(), batch?));
         run_in_order(&mut engines, batches, true, &mut |_, inputs, outputs| {
             batch_rows.push(inputs.samples());
             reference_outputs.push(outputs.into_f32());
@@ -305,7 +306,10 @@ impl<'a> Evaluation<'a> {
             let (Some(reference), Some(&rows)) =
                 (self.reference_outputs.get(b), self.batch_rows.get(b))
             else {
-                return Err(Error::data(self.data.name(), "gave more batches than the reference run"));
+                return Err(Error::data(
+                    self.data.name(),
+                    "gave more batches than the reference run",
+                ));
             };
             let offset = offsets[b];
             let mut values = result.into_f32();

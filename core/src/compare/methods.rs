@@ -79,17 +79,16 @@ pub fn calibrate_methods(
     // Capturing under `ema` tracks the EMA at the config's decay; `collect_all` keeps min/max
     // and the histogram for the others.
     let capture_config = QuantConfig { method: "ema".into(), ..config.clone() };
-    let observers =
-        observe_activations(
-            backend,
-            model,
-            &plan,
-            data,
-            &capture_config,
-            true,
-            crate::parallel::default_jobs(),
-            progress,
-        )?;
+    let observers = observe_activations(
+        backend,
+        model,
+        &plan,
+        data,
+        &capture_config,
+        true,
+        crate::parallel::default_jobs(),
+        progress,
+    )?;
     let mut out = vec![];
     for name in methods {
         let method_config = QuantConfig { method: name.clone(), ..config.clone() };

@@ -54,8 +54,7 @@ pub fn bind(inputs: &[ValueInfo], origin: &str, source: &str, batch: Batch) -> R
             ),
         ));
     }
-    let extra: Vec<&str> =
-        batch.names().filter(|n| inputs.iter().all(|i| i.name != *n)).collect();
+    let extra: Vec<&str> = batch.names().filter(|n| inputs.iter().all(|i| i.name != *n)).collect();
     if !extra.is_empty() {
         return Err(Error::data(
             source,

@@ -58,11 +58,9 @@ impl Group {
     fn describe(&self) -> String {
         match self {
             Group::Npy(p) | Group::Npz(p) => p.display().to_string(),
-            Group::PerInput(files) => files
-                .iter()
-                .map(|(_, p)| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(" + "),
+            Group::PerInput(files) => {
+                files.iter().map(|(_, p)| p.display().to_string()).collect::<Vec<_>>().join(" + ")
+            }
         }
     }
 
@@ -217,9 +215,10 @@ impl NpySource {
                 first = Some(infos.clone());
             }
             batches_per_group.push(batches_in(samples, batch_size));
-            samples_per_group.push(samples.unwrap_or_else(|| {
-                shapes.iter().find_map(|s| s.first().copied()).unwrap_or(1)
-            }));
+            samples_per_group
+                .push(samples.unwrap_or_else(|| {
+                    shapes.iter().find_map(|s| s.first().copied()).unwrap_or(1)
+                }));
         }
         Ok(NpySource { path, groups, batch_size, batches_per_group, samples_per_group })
     }
@@ -254,7 +253,9 @@ impl NpySource {
             return Err(Error::data(group.describe(), "changed while it was being read"));
         }
         Ok((0..n)
-            .map(|b| names.iter().zip(&parts).map(|(name, p)| (name.clone(), p[b].clone())).collect())
+            .map(|b| {
+                names.iter().zip(&parts).map(|(name, p)| (name.clone(), p[b].clone())).collect()
+            })
             .collect())
     }
 }

@@ -265,9 +265,9 @@ impl Interpreter {
                     .or_else(|| self.constants.get(name))
                     .ok_or_else(|| err(format!("no node produced '{name}'")))?;
                 let value = match v {
-                    Value::Float(f) => TensorValue::F32(
-                        f.to_array().map_err(|e| err(format!("'{name}': {e}")))?,
-                    ),
+                    Value::Float(f) => {
+                        TensorValue::F32(f.to_array().map_err(|e| err(format!("'{name}': {e}")))?)
+                    }
                     Value::Int(a) => TensorValue::I64(a.clone()),
                 };
                 Ok((name.clone(), value))
