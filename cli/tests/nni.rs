@@ -187,3 +187,22 @@ fn issue_15_nni_2_10_1_and_3_0_set_calibr8_ranges_minmax() {
 fn issue_15_nni_2_10_1_and_3_0_set_calibr8_ranges_entropy() {
     run_nni_check("entropy");
 }
+
+/// `--no-nni-outputs` observes only what the QDQ model quantizes: `ranges.json` has no
+/// NNI-only tensors, and the NNI entries that needed them are listed as left out, with the reason.
+#[test]
+fn issue_15_no_nni_outputs_skips_the_extra_observations_and_says_so() {
+    let (full_dir, _) = quantize("tests/nni/torch_named.onnx", "minmax", &[]);
+    let (dir, err) = quantize("tests/nni/torch_named.onnx", "minmax", &["--no-nni-outputs"]);
+    let observed_only = |d: &Path| -> usize {
+        let ranges = json(&d.join("out").join("ranges.json"));
+        ranges.as_object().unwrap().values().filter(|t| t["quantized"] == false).count()
+    };
+    assert!(observed_only(full_dir.path()) > 0, "the default observes NNI's extra tensors");
+    assert_eq!(observed_only(dir.path()), 0);
+    assert!(err.contains("left out") && err.contains("nni.calibrate_outputs"), "{err}");
+    // What both runs quantize is identical.
+    let scales =
+        |d: &Path| std::fs::read_to_string(d.join("out").join("calibration.cache")).unwrap();
+    assert_eq!(scales(full_dir.path()), scales(dir.path()));
+}

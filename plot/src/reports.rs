@@ -82,7 +82,7 @@ pub fn compare_charts(report: &CompareReport) -> Result<Vec<ReportChart>, PlotEr
         .collect();
     if let Some(first) = report.methods.first().and_then(|m| m.outputs.first()) {
         let output = &first.output;
-        let categories: Vec<String> = methods.iter().map(|(m, _)| format!("{m}")).collect();
+        let categories: Vec<String> = methods.iter().map(|(m, _)| m.to_string()).collect();
         let title = format!("{model}: output SQNR per method, ranked");
         let chart = BarChart {
             title: title.clone(),

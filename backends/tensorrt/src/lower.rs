@@ -312,7 +312,7 @@ mod tests {
 
     /// onnx-tensorrt names a node's first layer after the node and its extra layers
     /// `<node>_<n>`: a constraint must reach all of them, and nothing else.
-    // See: /tmp/iss/16.md point 6
+    // See: https://github.com/calibr8/calibr8/issues/16 (point 6)
     #[test]
     fn issue_16_constraints_reach_a_nodes_extra_layers_only() {
         let nodes: std::collections::BTreeSet<String> =
@@ -335,7 +335,7 @@ mod tests {
 
     /// `setOutputType` is ignored with an error on TopK indices and shape outputs: only float
     /// outputs are constrained, and a layer with none is left alone.
-    // See: /tmp/iss/16.md point 6
+    // See: https://github.com/calibr8/calibr8/issues/16 (point 6)
     #[test]
     fn issue_16_output_types_only_on_float_outputs() {
         use sys::*;
@@ -355,7 +355,7 @@ mod tests {
 
     /// The weights of an int8 Gemm/MatMul reach the matrix multiply through a Constant layer
     /// (maybe through a transpose): that tensor, and every one on the way, gets `±max|W|`.
-    // See: /tmp/iss/16.md point 8
+    // See: https://github.com/calibr8/calibr8/issues/16 (point 8)
     #[test]
     fn issue_16_constant_weights_of_matrix_multiplies_get_their_range() {
         let mut plan = float_plan();
@@ -395,7 +395,7 @@ mod tests {
     }
 
     /// Tensors the plan knows TensorRT fuses into a ranged tensor are not warned about.
-    // See: /tmp/iss/16.md point 9
+    // See: https://github.com/calibr8/calibr8/issues/16 (point 9)
     #[test]
     fn issue_16_fused_tensors_are_not_warned_about() {
         let mut plan = float_plan();

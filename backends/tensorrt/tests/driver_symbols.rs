@@ -1,7 +1,7 @@
 //! A CUDA driver too old for the calls calibr8 makes is an error, not a panic: cudarc (dynamic
 //! loading) panics with "Missing symbol" at the first call of a symbol the driver lacks, so the
 //! device code checks the driver's symbols up front and turns that panic into an error.
-// See: /tmp/iss/16.md point 3
+// See: https://github.com/calibr8/calibr8/issues/16 (point 3)
 #![cfg(target_os = "linux")]
 
 use calibr8_tensorrt::device::{guarded, missing_driver_symbols, CUDA_FLOOR, DRIVER_SYMBOLS};

@@ -228,7 +228,7 @@ fn affine_ranges_are_symmetrized_and_reported() {
 
 /// A symmetric-scheme tensor whose observed min is not −max is not "affine": its amax already
 /// is the symmetric bound, and nothing is reinterpreted.
-// See: /tmp/iss/9.md point 7
+// See: https://github.com/calibr8/calibr8/issues/9 (point 7)
 #[test]
 fn issue_9_lopsided_symmetric_ranges_are_not_reported_as_affine() {
     let mut q = quantized(DIGITS, QuantConfig::default());
@@ -247,7 +247,7 @@ fn issue_9_lopsided_symmetric_ranges_are_not_reported_as_affine() {
 /// (`NvOnnxParser.h`: uint8 and asymmetric zero points need
 /// `kENABLE_UINT8_AND_ASYMMETRIC_QUANTIZATION_DLA`): explicit mode hands it the symmetric int8
 /// variant of an affine/uint8 calibration and names every tensor it changed.
-// See: /tmp/iss/16.md point 2
+// See: https://github.com/calibr8/calibr8/issues/16 (point 2)
 #[test]
 fn issue_16_explicit_mode_exports_affine_uint8_as_symmetric_int8() {
     let mut config = QuantConfig::default();
@@ -308,7 +308,7 @@ fn max_abs(model: &OnnxModel, initializer: &str) -> f32 {
 /// TensorRT 10's parser feeds Gemm/MatMul weights to the matrix multiply through Constant
 /// layers, and implicit int8 needs a range on every float input of an int8 layer: the plan
 /// carries `±max|W|` for each (A and B; never Gemm's bias C).
-// See: /tmp/iss/16.md point 8
+// See: https://github.com/calibr8/calibr8/issues/16 (point 8)
 #[test]
 fn issue_16_gemm_and_matmul_weights_get_their_constant_range() {
     let mut config = QuantConfig::default();
@@ -343,7 +343,7 @@ fn issue_16_gemm_and_matmul_weights_get_their_constant_range() {
 /// `trtexec --int8 --calib` must build the engine calibr8 builds: the cache holds every range the
 /// plan sets — calibrated, derived, and the Gemm/MatMul weight constants — not only the
 /// calibrated activations.
-// See: /tmp/iss/16.md point 7
+// See: https://github.com/calibr8/calibr8/issues/16 (point 7)
 #[test]
 fn issue_16_calibration_cache_holds_every_range_the_plan_sets() {
     use calibr8_core::export::{calibration_cache, parse_calibration_cache, TrtVersion};

@@ -38,6 +38,9 @@ pub fn config_from_args(args: &QuantizeArgs) -> anyhow::Result<QuantConfig> {
     } else if args.fold_batchnorm {
         config.fold_batchnorm = true;
     }
+    if args.no_nni_outputs {
+        config.nni.calibrate_outputs = false;
+    }
     if let Some(map) = &args.nni_module_map {
         // Read it now so a bad map fails before calibration, not after.
         calibr8::export::ModuleMap::load(map)?;

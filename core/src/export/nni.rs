@@ -80,7 +80,7 @@ pub fn nni_export(q: &QuantizedModel, map: &ModuleMap) -> NniExport {
     for (ix, node) in graph.nodes.iter().enumerate() {
         let int8 = q.node_precision.get(&node.name) == Some(&Precision::Int8);
         let activation_module = matches!(node.op_type.as_str(), "Relu" | "Clip" | "MaxPool")
-            && q.node_precision.get(&node.name).is_none();
+            && !q.node_precision.contains_key(&node.name);
         if !int8 && !activation_module {
             continue;
         }
@@ -271,7 +271,7 @@ fn node_ranges<'a>(
     let output = find(output_name).ok_or_else(|| {
         format!(
             "its output '{output_name}' was not calibrated; set nni.calibrate_outputs: true in \
-             the config"
+             the config (the default; on the command line, drop --no-nni-outputs)"
         )
     })?;
     Ok(Ranges { weight, input, output })
