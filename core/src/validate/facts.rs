@@ -208,6 +208,28 @@ fn attr_ints(node: &pb::NodeProto, name: &str) -> Option<Vec<i64>> {
     attr(node, name).map(|a| a.ints.clone())
 }
 
+/// The `axes` of Squeeze / Unsqueeze: an attribute before opset 13, the second input since, and
+/// then it must be a constant: tract needs the output rank while loading the model, and axes
+/// computed at run time (from a Shape, say) make it index out of bounds.
+fn squeeze_axes(
+    node: &pb::NodeProto,
+    ins: &[Fact],
+    opset: i64,
+) -> Result<Option<Vec<i64>>, (Option<&'static str>, String)> {
+    if opset < 13 {
+        return Ok(attr_ints(node, "axes"));
+    }
+    if node.input.get(1).is_some_and(|n| !n.is_empty()) && !ins.get(1).is_some_and(|f| f.constant) {
+        return Err((
+            None,
+            "takes its axes from a tensor computed at run time; calibr8's engines need them \
+             constant (an initializer or Constant node). Re-export with fixed axes"
+                .into(),
+        ));
+    }
+    Ok(ins.get(1).and_then(|f| f.ints.clone()))
+}
+
 /// Minimum inputs of the ops whose engines index inputs directly.
 fn check_arity(node: &pb::NodeProto, opset: i64) -> Result<(), String> {
     let min = match node.op_type.as_str() {
@@ -502,24 +524,7 @@ fn infer(node: &pb::NodeProto, ins: &[Fact], opset: i64) -> Step {
             vec![f]
         }
         "Unsqueeze" => {
-            // tract needs the output rank while loading the model: axes computed at run time
-            // (from a Shape, say) make it index out of bounds.
-            if opset >= 13
-                && node.input.get(1).is_some_and(|n| !n.is_empty())
-                && !ins.get(1).is_some_and(|f| f.constant)
-            {
-                return Err((
-                    None,
-                    "takes its axes from a tensor computed at run time; calibr8's engines need \
-                     them constant (an initializer or Constant node). Re-export with fixed axes"
-                        .into(),
-                ));
-            }
-            let axes = if opset >= 13 {
-                ins.get(1).and_then(|f| f.ints.clone())
-            } else {
-                attr_ints(node, "axes")
-            };
+            let axes = squeeze_axes(node, ins, opset)?;
             let mut f = Fact { elem: x.elem, ints: x.ints.clone(), ..Fact::default() };
             if let (Some(axes), Some(dims)) = (axes, &x.dims) {
                 let out_rank = dims.len() + axes.len();
@@ -550,24 +555,7 @@ fn infer(node: &pb::NodeProto, ins: &[Fact], opset: i64) -> Step {
             vec![f]
         }
         "Squeeze" => {
-            // tract needs the output rank while loading the model: axes computed at run time
-            // (from a Shape, say) make it index out of bounds.
-            if opset >= 13
-                && node.input.get(1).is_some_and(|n| !n.is_empty())
-                && !ins.get(1).is_some_and(|f| f.constant)
-            {
-                return Err((
-                    None,
-                    "takes its axes from a tensor computed at run time; calibr8's engines need \
-                     them constant (an initializer or Constant node). Re-export with fixed axes"
-                        .into(),
-                ));
-            }
-            let axes = if opset >= 13 {
-                ins.get(1).and_then(|f| f.ints.clone())
-            } else {
-                attr_ints(node, "axes")
-            };
+            let axes = squeeze_axes(node, ins, opset)?;
             let mut f = Fact { elem: x.elem, ints: x.ints.clone(), ..Fact::default() };
             if let (Some(axes), Some(dims)) = (axes, &x.dims) {
                 let mut norm = vec![];
