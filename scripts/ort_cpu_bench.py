@@ -9,12 +9,17 @@ Rows, each timed with ONNX Runtime (CPU provider, all graph optimizations) at ev
 value (0 = ONNX Runtime's default, one per physical core):
 - fp32: MODEL as given;
 - ort-qdq-u8 / ort-qdq-s8: ONNX Runtime's own `quantize_static` (QDQ format, per-channel int8
-  weights, minmax calibration on CALIB) with uint8 / int8 activations — what a user of ONNX
-  Runtime's tooling gets;
+  weights, minmax calibration on CALIB) with uint8 / int8 activations, run on the model after
+  ONNX Runtime's `quant_pre_process` (shape inference and graph optimisation, the step its
+  documentation asks for; without it torch exports' Constant-node biases stay float and no Conv
+  fuses) — what a user of ONNX Runtime's tooling gets;
 - every --qdq NAME=FILE: a QDQ model written elsewhere (e.g. calibr8's `model.qdq.onnx`).
 Random inputs uniform in [-1, 1), seeded; median of --runs after 3 warm-up runs. Prints a
-Markdown table with each row's ratio to fp32 at the same thread count; --out also keeps the
-quantize_static models there. Needs numpy, onnx, onnxruntime.
+Markdown table with each row's ratio to fp32 at the same thread count and what ONNX Runtime's
+optimizer made of the model: the int8 kernels it fused (QLinearConv, QGemm, QLinearAdd...)
+and the float compute ops left; and the SQNR of each row's first output against fp32 on the first
+--batch samples of CALIB (int8 kernels without VNNI saturate: it shows); --out also keeps the quantize_static models there. Needs numpy,
+onnx, onnxruntime.
 """
 import argparse
 import os
@@ -25,8 +30,15 @@ import time
 
 import numpy as np
 import onnxruntime as ort
+import collections
+
+import onnx
 from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType,
                                       quantize_static)
+from onnxruntime.quantization.shape_inference import quant_pre_process
+
+FLOAT_COMPUTE = {"Conv", "Gemm", "MatMul", "Add", "Mul", "AveragePool", "GlobalAveragePool",
+                 "MaxPool", "FusedConv", "FusedGemm", "FusedMatMul"}
 
 
 class Reader(CalibrationDataReader):
@@ -78,6 +90,24 @@ def time_model(path, feed, threads, runs):
     return statistics.median(times)
 
 
+def first_output(path, feed):
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    return session.run(None, feed)[0].astype(np.float64)
+
+
+def kernels(path, out):
+    """Int8 kernels and float compute ops in ONNX Runtime's optimized graph of `path`."""
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.optimized_model_filepath = os.path.join(out, "optimized.onnx")
+    options.log_severity_level = 3
+    ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    ops = collections.Counter(n.op_type for n in onnx.load(options.optimized_model_filepath).graph.node)
+    int8 = sum(c for op, c in ops.items() if op.startswith("QLinear") or op in ("QGemm", "MatMulIntegerToFloat", "ConvInteger", "MatMulInteger"))
+    flt = sum(c for op, c in ops.items() if op in FLOAT_COMPUTE)
+    return f"{int8} int8 / {flt} float"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("model")
@@ -98,10 +128,12 @@ def main():
     out = args.out or tempfile.mkdtemp()
     os.makedirs(out, exist_ok=True)
     rows = [("fp32", args.model)]
+    pre = os.path.join(out, "preprocessed.onnx")
+    quant_pre_process(args.model, pre)
     for label, act in [("ort-qdq-u8", QuantType.QUInt8), ("ort-qdq-s8", QuantType.QInt8)]:
         path = os.path.join(out, f"{label}.onnx")
         start = time.perf_counter()
-        quantize_static(args.model, path, Reader(name, calib, 32), quant_format=QuantFormat.QDQ,
+        quantize_static(pre, path, Reader(name, calib, 32), quant_format=QuantFormat.QDQ,
                         activation_type=act, weight_type=QuantType.QInt8, per_channel=True)
         print(f"quantize_static {label}: {time.perf_counter() - start:.2f} s")
         rows.append((label, path))
@@ -113,16 +145,20 @@ def main():
     print(f"\n{os.path.basename(args.model)}, batch {args.batch}, ONNX Runtime {ort.__version__}, "
           f"{cpu_name()} ({os.cpu_count()} CPUs; {', '.join(cpu_flags()) or 'no AVX2'})\n")
     head = " | ".join(f"{t or 'all'} thr ms | × fp32" for t in threads)
-    print(f"| model | {head} |")
-    print("|---|" + "---:|---:|" * len(threads))
+    print(f"| model | {head} | ORT kernels | SQNR vs fp32 (dB) |")
+    print("|---|" + "---:|---:|" * len(threads) + "---|---:|")
     base = {}
+    real = {name: calib[:args.batch]}
+    reference = first_output(args.model, real)
     for label, path in rows:
         cells = []
         for t in threads:
             ms = time_model(path, feed, t, args.runs)
             base.setdefault(t, ms)
             cells.append(f"{ms:.2f} | {ms / base[t]:.2f}")
-        print(f"| {label} | " + " | ".join(cells) + " |")
+        noise = ((first_output(path, real) - reference) ** 2).sum()
+        sqnr = "inf" if noise == 0 else f"{10 * np.log10((reference ** 2).sum() / noise):.1f}"
+        print(f"| {label} | " + " | ".join(cells) + f" | {kernels(path, out)} | {sqnr} |")
 
 
 if __name__ == "__main__":

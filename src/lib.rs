@@ -48,8 +48,8 @@ pub use calibr8_core as core;
 pub use calibr8_core::compare;
 pub use calibr8_core::{
     export, quantize_with, quantize_with_progress, Backend, CalibrationData, ConfigRule, ElemType,
-    Engine, EngineOptions, Error, InMemory, Lowering, NpySource, OnnxModel, Precision, Progress,
-    QuantConfig, QuantPlan, QuantizedModel, Result, TensorMap, TensorQuant, TensorValue,
+    Engine, EngineOptions, Error, InMemory, Lowering, NpySource, OnnxModel, Precision, Preset,
+    Progress, QuantConfig, QuantPlan, QuantizedModel, Result, TensorMap, TensorQuant, TensorValue,
 };
 #[cfg(feature = "ort")]
 pub use calibr8_ort as ort;

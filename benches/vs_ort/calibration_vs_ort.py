@@ -99,6 +99,10 @@ def main() -> int:
     ap.add_argument("--jobs", default=f"1,{os.cpu_count()}")
     ap.add_argument("--methods", default="minmax,entropy")
     ap.add_argument("--out", default="out/vs_ort")
+    ap.add_argument("--backends", default="tract",
+                    help="calibr8 backends capturing the activations, e.g. tract,ort")
+    ap.add_argument("--extra", default="",
+                    help="more calibr8 quantize flags, e.g. '--no-nni-outputs'")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     import numpy as np
@@ -120,13 +124,16 @@ def main() -> int:
                                   os.path.join(tmp, "ort.onnx"), method, str(args.batch)])
         rows.append({"tool": "onnxruntime quantize_static", "method": method, "jobs": None,
                      "seconds": secs, "peak_mb": mb})
-        for jobs in [int(j) for j in args.jobs.split(",")]:
-            with tempfile.TemporaryDirectory() as tmp:
-                secs, mb = run_child([args.calibr8, "quantize", model, "--calib", data,
-                                      "--method", method, "--batch", str(args.batch),
-                                      "--jobs", str(jobs), "--out", tmp, "--quiet"])
-            rows.append({"tool": "calibr8 quantize", "method": method, "jobs": jobs,
-                         "seconds": secs, "peak_mb": mb})
+        for backend in args.backends.split(","):
+            for jobs in [int(j) for j in args.jobs.split(",")]:
+                with tempfile.TemporaryDirectory() as tmp:
+                    secs, mb = run_child([args.calibr8, "quantize", model, "--calib", data,
+                                          "--method", method, "--batch", str(args.batch),
+                                          "--jobs", str(jobs), "--out", tmp, "--quiet",
+                                          "--backend", backend] + args.extra.split())
+                tool = f"calibr8 quantize --backend {backend} {args.extra}".strip()
+                rows.append({"tool": tool, "method": method, "jobs": jobs,
+                             "seconds": secs, "peak_mb": mb})
     import onnxruntime
     meta = {"cpu": cpu_name(), "onnxruntime": onnxruntime.__version__, "samples": args.samples,
             "batch": args.batch, "model": os.path.basename(model)}

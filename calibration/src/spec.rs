@@ -45,31 +45,47 @@ pub struct QuantSpec {
     pub scheme: Scheme,
     /// Leave out the lowest code: int8 `[-127, 127]`, uint8 `[0, 254]`.
     pub narrow_range: bool,
+    /// 7-bit codes, ONNX Runtime's `reduce_range`: int8 `[-64, 64]`, uint8 `[0, 127]`. For
+    /// weights run by x86 kernels without VNNI, whose u8·s8 pair sums saturate at 16 bits
+    /// (255 · 127 · 2 > 32767; 255 · 64 · 2 fits).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reduce_range: bool,
 }
 
 impl QuantSpec {
     /// TensorRT weights: int8, symmetric, narrow range `[-127, 127]`.
-    pub const TENSORRT_WEIGHT: Self =
-        QuantSpec { dtype: QuantDtype::Int8, scheme: Scheme::Symmetric, narrow_range: true };
+    pub const TENSORRT_WEIGHT: Self = QuantSpec {
+        dtype: QuantDtype::Int8,
+        scheme: Scheme::Symmetric,
+        narrow_range: true,
+        reduce_range: false,
+    };
     /// TensorRT activations / ONNX `QuantizeLinear`: int8, symmetric, full range `[-128, 127]`.
-    pub const TENSORRT_ACTIVATION: Self =
-        QuantSpec { dtype: QuantDtype::Int8, scheme: Scheme::Symmetric, narrow_range: false };
+    pub const TENSORRT_ACTIVATION: Self = QuantSpec {
+        dtype: QuantDtype::Int8,
+        scheme: Scheme::Symmetric,
+        narrow_range: false,
+        reduce_range: false,
+    };
 
     /// Smallest integer code.
     pub fn qmin(&self) -> i32 {
-        match (self.dtype, self.narrow_range) {
-            (QuantDtype::Int8, true) => -127,
-            (QuantDtype::Int8, false) => -128,
-            (QuantDtype::Uint8, _) => 0,
+        match (self.dtype, self.narrow_range, self.reduce_range) {
+            (QuantDtype::Int8, _, true) => -64,
+            (QuantDtype::Int8, true, false) => -127,
+            (QuantDtype::Int8, false, false) => -128,
+            (QuantDtype::Uint8, _, _) => 0,
         }
     }
 
     /// Largest integer code.
     pub fn qmax(&self) -> i32 {
-        match (self.dtype, self.narrow_range) {
-            (QuantDtype::Int8, _) => 127,
-            (QuantDtype::Uint8, true) => 254,
-            (QuantDtype::Uint8, false) => 255,
+        match (self.dtype, self.narrow_range, self.reduce_range) {
+            (QuantDtype::Int8, _, true) => 64,
+            (QuantDtype::Int8, _, false) => 127,
+            (QuantDtype::Uint8, _, true) => 127,
+            (QuantDtype::Uint8, true, false) => 254,
+            (QuantDtype::Uint8, false, false) => 255,
         }
     }
 }
@@ -139,7 +155,8 @@ fn channel_params(
                 return (1.0, 0);
             }
             match spec.dtype {
-                QuantDtype::Int8 => ((f64::from(amax) / 127.0) as f32, 0),
+                // amax / 127 (amax / 64 with reduce_range), whether or not -128 may occur.
+                QuantDtype::Int8 => ((f64::from(amax) / f64::from(qmax)) as f32, 0),
                 QuantDtype::Uint8 => {
                     let s = 2.0 * f64::from(amax) / f64::from(qmax - qmin);
                     let z = (f64::from(qmin + qmax) / 2.0).round_ties_even() as i32;
@@ -196,7 +213,7 @@ impl QuantParams {
     ///
     /// ```
     /// use calibr8_calibration::{QuantDtype, QuantParams, QuantSpec, Scheme};
-    /// let spec = QuantSpec { dtype: QuantDtype::Int8, scheme: Scheme::Symmetric, narrow_range: true };
+    /// let spec = QuantSpec { narrow_range: true, ..QuantSpec::TENSORRT_ACTIVATION };
     /// let p = QuantParams { scale: vec![1.0, 0.5], zero_point: vec![0, 0], axis: Some(0), spec };
     /// assert_eq!(p.quantize_all(&[1.0, 2.0, 1.0, 2.0], &[2, 2]), Some(vec![1, 2, 2, 4]));
     /// assert_eq!(p.quantize_all(&[1.0; 6], &[3, 2]), None); // 3 channels, 2 scales
@@ -255,7 +272,7 @@ mod tests {
     use super::*;
 
     fn spec(dtype: QuantDtype, scheme: Scheme, narrow_range: bool) -> QuantSpec {
-        QuantSpec { dtype, scheme, narrow_range }
+        QuantSpec { dtype, scheme, narrow_range, reduce_range: false }
     }
 
     #[test]

@@ -270,12 +270,14 @@ proptest! {
         dtype_u8: bool,
         affine: bool,
         narrow: bool,
+        reduce: bool,
         t in proptest::collection::vec(0.0f32..=1.0, 1..50),
     ) {
         let spec = QuantSpec {
             dtype: if dtype_u8 { QuantDtype::Uint8 } else { QuantDtype::Int8 },
             scheme: if affine { Scheme::Affine } else { Scheme::Symmetric },
             narrow_range: narrow,
+            reduce_range: reduce,
         };
         let range = TensorRange::per_tensor("t", Method::MinMax, lo, hi);
         let p = quant_params(&range, &spec);

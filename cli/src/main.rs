@@ -4,6 +4,7 @@
 mod args;
 mod batch;
 mod commands;
+mod cpu;
 mod nni_summary;
 mod output;
 mod parse;

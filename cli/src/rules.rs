@@ -3,12 +3,42 @@
 //! line, mapped onto the NNI-style `config_list` every other path reads.
 
 use calibr8::calibration::Method;
-use calibr8::{ConfigRule, OnnxModel, QuantConfig};
-use clap::Args;
+use calibr8::{ConfigRule, OnnxModel, Preset, QuantConfig};
+use clap::{Args, ValueEnum};
+
+/// `--preset`: the runtime the model is laid out for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PresetArg {
+    /// TensorRT's explicit quantization: symmetric int8 Q/DQ on the inputs and weights of
+    /// Conv / Gemm / MatMul (the default).
+    Tensorrt,
+    /// ONNX Runtime's CPU int8 kernels: u8 activations, s8 weights, Q/DQ around every op with
+    /// an int8 kernel, outputs included. For CPUs with VNNI or AMX.
+    Cpu,
+    /// `cpu` with 7-bit weights, for x86 CPUs without VNNI (AVX2), whose u8·s8 kernels
+    /// saturate with 8-bit weights.
+    #[value(name = "cpu-avx2", alias = "cpu_avx2")]
+    CpuAvx2,
+}
+
+impl From<PresetArg> for Preset {
+    fn from(p: PresetArg) -> Preset {
+        match p {
+            PresetArg::Tensorrt => Preset::Tensorrt,
+            PresetArg::Cpu => Preset::Cpu,
+            PresetArg::CpuAvx2 => Preset::CpuAvx2,
+        }
+    }
+}
 
 /// What to quantize, on top of `--config` (or TensorRT's preset).
 #[derive(Debug, Clone, Default, Args)]
 pub struct RuleArgs {
+    /// Lay the model out for this runtime [default: tensorrt, or the config file's preset].
+    /// Its rules replace the default ones; rules from --config are kept.
+    #[arg(long, value_enum, help_heading = "What to quantize", env = "CALIBR8_PRESET")]
+    pub preset: Option<PresetArg>,
+
     /// Quantize only these op types (ONNX names, or PyTorch ones such as Conv2d, Linear): every
     /// config rule that selects by op type selects these instead.
     #[arg(
@@ -35,6 +65,9 @@ pub struct RuleArgs {
 impl RuleArgs {
     /// Applies the flags to `config` (before `validate`, which checks the op types).
     pub fn apply(&self, config: &mut QuantConfig) -> anyhow::Result<()> {
+        if let Some(preset) = self.preset {
+            *config = std::mem::take(config).with_preset(preset.into());
+        }
         if !self.op_types.is_empty() {
             let mut selecting = config.config_list.iter_mut().filter(|r| !r.op_types.is_empty());
             let mut any = false;

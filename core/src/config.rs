@@ -11,8 +11,10 @@ use std::path::Path;
 
 mod builder;
 mod legacy;
+mod preset;
 
 pub use builder::QuantConfigBuilder;
+pub use preset::Preset;
 
 /// How to calibrate and which tensors to quantize.
 ///
@@ -40,6 +42,10 @@ pub use builder::QuantConfigBuilder;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "legacy::QuantConfigFile")]
 pub struct QuantConfig {
+    /// The runtime the model is laid out for: `tensorrt` (the default) or `cpu` (ONNX
+    /// Runtime's int8 kernels). It gives the default `config_list` and decides where Q/DQ go
+    /// beyond the rules' targets (see [`Preset`]).
+    pub preset: Preset,
     /// Observer for activations, with its parameter: `auto` (chosen per tensor, the default),
     /// `minmax`, `ema` / `ema:0.9`, `percentile` / `percentile:99.9`, `entropy` or `mse`.
     pub method: Method,
@@ -153,6 +159,17 @@ pub struct ConfigRule {
     pub quant_dtype: QuantDtype,
     /// `symmetric` or `affine`.
     pub quant_scheme: Scheme,
+    /// The weights' type when it differs from `quant_dtype` (ONNX Runtime's CPU kernels take
+    /// u8 activations with s8 weights).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weight_quant_dtype: Option<QuantDtype>,
+    /// The weights' scheme when it differs from `quant_scheme`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weight_quant_scheme: Option<Scheme>,
+    /// 7-bit weights (`[-64, 64]`), ONNX Runtime's `reduce_range`: x86 CPUs without VNNI
+    /// multiply u8 activations by s8 weights in 16-bit pair sums, which saturate at 8 bits.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub reduce_range: bool,
     /// Weight granularity.
     pub granularity: GranularityName,
     /// Precision for excluded nodes (`fp32` or `fp16`).
@@ -170,6 +187,9 @@ impl Default for ConfigRule {
             target_names: vec![Target::Input, Target::Weight],
             quant_dtype: QuantDtype::Int8,
             quant_scheme: Scheme::Symmetric,
+            weight_quant_dtype: None,
+            weight_quant_scheme: None,
+            reduce_range: false,
             granularity: GranularityName::Default,
             precision: Precision::Fp32,
         }
@@ -182,19 +202,12 @@ impl Default for QuantConfig {
     /// models whose input has a dominant constant value).
     fn default() -> Self {
         QuantConfig {
+            preset: Preset::Tensorrt,
             method: Method::Auto,
             weight_method: Method::MinMax,
             histogram: HistogramMode::Streaming,
             num_bins: 2048,
-            config_list: vec![ConfigRule {
-                op_types: crate::ops::registry()
-                    .tensorrt_preset_op_types()
-                    .into_iter()
-                    .map(String::from)
-                    .collect(),
-                granularity: GranularityName::PerChannel,
-                ..ConfigRule::default()
-            }],
+            config_list: Preset::Tensorrt.rules(),
             fold_batchnorm: true,
             input_shapes: Default::default(),
             nni: NniOptions::default(),
@@ -275,6 +288,22 @@ impl QuantConfig {
     /// ```
     pub fn builder() -> QuantConfigBuilder {
         QuantConfigBuilder::new()
+    }
+
+    /// Lays the config out for `preset`. Rules that are still the old preset's own are
+    /// replaced by the new preset's; rules a user wrote are kept.
+    ///
+    /// ```
+    /// use calibr8_core::{Preset, QuantConfig};
+    /// let cpu = QuantConfig::default().with_preset(Preset::Cpu);
+    /// assert_eq!(cpu.config_list, Preset::Cpu.rules());
+    /// ```
+    pub fn with_preset(mut self, preset: Preset) -> QuantConfig {
+        if self.config_list == self.preset.rules() {
+            self.config_list = preset.rules();
+        }
+        self.preset = preset;
+        self
     }
 
     /// True for [`Method::Auto`]: the observer is chosen per tensor ([`crate::auto`]).

@@ -38,13 +38,13 @@ pub mod tensor;
 pub mod validate;
 
 pub use backend::{Backend, Engine, EngineOptions, Lowering};
-pub use config::{ConfigRule, Precision, QuantConfig, QuantConfigBuilder, Target};
+pub use config::{ConfigRule, Precision, Preset, QuantConfig, QuantConfigBuilder, Target};
 pub use contain::contain;
 pub use data::{Batch, CalibrationData, InMemory, NpySource};
 pub use error::{Error, Result};
 pub use graph::Graph;
 pub use model::{OnnxModel, ValueInfo};
-pub use plan::{QuantPlan, TensorRole, TensorTarget};
+pub use plan::{QuantPlan, SameParams, TensorRole, TensorTarget};
 pub use quantize::{quantize_with, quantize_with_progress, Progress};
 pub use quantized::{QuantizedModel, TensorQuant};
 pub use tensor::{ElemType, TensorMap, TensorValue};

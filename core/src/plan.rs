@@ -8,6 +8,8 @@ use calibr8_calibration::{Granularity, QuantSpec};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+mod cpu;
+
 /// Whether a quantized tensor is computed at run time or a constant weight.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -35,6 +37,14 @@ pub struct TensorTarget {
     pub producer: Option<String>,
 }
 
+impl TensorTarget {
+    /// True when `node` reads this tensor through its Q/DQ pair: every reader does when
+    /// `consumers` is empty (an `_output_` target, the CPU preset's outputs).
+    pub fn is_read_quantized_by(&self, node: &str) -> bool {
+        self.consumers.is_empty() || self.consumers.iter().any(|c| c == node)
+    }
+}
+
 /// What a config means for one model.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct QuantPlan {
@@ -46,6 +56,20 @@ pub struct QuantPlan {
     /// [`crate::config::NniOptions::calibrate_outputs`]). Never in `tensors`.
     #[serde(default)]
     pub observed: BTreeMap<String, TensorTarget>,
+    /// Quantized tensors that take another tensor's parameters instead of being observed (the
+    /// CPU preset's MaxPool / Reshape outputs: ONNX Runtime removes their Q/DQ only when the
+    /// parameters match the input's). Never in `tensors`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub same_params: BTreeMap<String, SameParams>,
+}
+
+/// A quantized tensor whose parameters are those of `source`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SameParams {
+    /// The tensor, its readers and producer.
+    pub target: TensorTarget,
+    /// The observed tensor (in [`QuantPlan::tensors`]) whose range it takes.
+    pub source: String,
 }
 
 /// The error for a config that quantizes nothing, naming the rule responsible: calibrating
@@ -174,6 +198,7 @@ impl QuantPlan {
                 dtype: rule.quant_dtype,
                 scheme: rule.quant_scheme,
                 narrow_range: false,
+                reduce_range: false,
             };
             let mut quantized_any = false;
             for (input, role) in node.inputs.iter().zip(&roles) {
@@ -199,7 +224,12 @@ impl QuantPlan {
                             GranularityName::Default => Granularity::PerTensor,
                         };
                         // Weights use the narrow range [-127, 127] (TensorRT, ONNX Runtime).
-                        let wspec = QuantSpec { narrow_range: true, ..spec };
+                        let wspec = QuantSpec {
+                            dtype: rule.weight_quant_dtype.unwrap_or(rule.quant_dtype),
+                            scheme: rule.weight_quant_scheme.unwrap_or(rule.quant_scheme),
+                            narrow_range: true,
+                            reduce_range: rule.reduce_range,
+                        };
                         plan.add(&graph, input, TensorRole::Weight, wspec, granularity, node)?;
                         quantized_any = true;
                     }
@@ -232,6 +262,9 @@ impl QuantPlan {
                 int8_specs.insert(node.name.clone(), spec);
             }
         }
+        if config.preset.quantizes_cpu_outputs() {
+            cpu::place_outputs(&mut plan, &graph, &int8_specs);
+        }
         if plan.tensors.is_empty() {
             return Err(nothing_quantized(model, config, &graph, any_selected, excluder));
         }
@@ -248,6 +281,7 @@ impl QuantPlan {
             dtype: calibr8_calibration::QuantDtype::Int8,
             scheme: calibr8_calibration::Scheme::Symmetric,
             narrow_range: false,
+            reduce_range: false,
         };
         for node in &graph.nodes {
             let mut wanted: Vec<&str> = vec![];
@@ -329,6 +363,20 @@ impl QuantPlan {
         Ok(())
     }
 
+    /// Quantizes `tensor` for every reader (the CPU preset's outputs: ONNX Runtime removes a
+    /// Relu, or fuses a `DQ → op → Q` unit, only when the Q is the output's sole reader).
+    fn add_output_for_all_readers(
+        &mut self,
+        tensor: &str,
+        spec: QuantSpec,
+        producer: &crate::graph::Node,
+    ) {
+        self.add_output(tensor, spec, producer);
+        if let Some(target) = self.tensors.get_mut(tensor) {
+            target.consumers.clear();
+        }
+    }
+
     fn add_output(&mut self, tensor: &str, spec: QuantSpec, producer: &crate::graph::Node) {
         self.tensors.entry(tensor.to_string()).or_insert_with(|| TensorTarget {
             tensor: tensor.to_string(),
@@ -338,6 +386,18 @@ impl QuantPlan {
             consumers: vec![],
             producer: Some(producer.name.clone()),
         });
+    }
+
+    /// The observed tensor whose parameters `tensor` uses: itself when it is a quantized
+    /// activation, its source when it has [`same_params`](QuantPlan::same_params).
+    fn params_source(&self, tensor: &str) -> Option<String> {
+        if let Some(shared) = self.same_params.get(tensor) {
+            return Some(shared.source.clone());
+        }
+        self.tensors
+            .get(tensor)
+            .filter(|t| t.role == TensorRole::Activation)
+            .map(|t| t.tensor.clone())
     }
 
     /// Activation tensors to observe, sorted by name: the quantized ones, then the

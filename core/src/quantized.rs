@@ -71,6 +71,15 @@ impl QuantizedModel {
             })?;
             tensors.insert(name, TensorQuant::new(target, range));
         }
+        // Tensors that take their source's parameters (CPU preset): the same range, renamed.
+        for (name, shared) in plan.same_params {
+            let source = tensors.get(&shared.source).ok_or_else(|| Error::UnknownTensor {
+                tensor: shared.source.clone(),
+                path: model.origin.clone(),
+            })?;
+            let range = TensorRange { tensor: name.clone(), ..source.range.clone() };
+            tensors.insert(name, TensorQuant::new(shared.target, range));
+        }
         // Observed extras are optional: a caller that observed only `plan.tensors` loses the
         // NNI entries that need them, nothing else.
         let mut observed = BTreeMap::new();

@@ -34,10 +34,12 @@
 #![warn(clippy::unwrap_used)]
 
 pub mod capture;
+mod kernels;
 pub mod loader;
 pub mod providers;
 mod sys;
 
+pub use kernels::{cpu_kernels, Kernels};
 pub use loader::LoadError;
 pub use providers::{Provider, TensorRtOptions, TrtInt8};
 pub use sys::Runtime;

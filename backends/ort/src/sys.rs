@@ -191,6 +191,33 @@ impl Session {
         })
     }
 
+    /// The graph ONNX Runtime's CPU optimizer makes of the serialized model `bytes` (all
+    /// optimizations, `threads` intra-op threads), serialized: where its int8 kernels
+    /// (QLinearConv, QGemm, QLinearAdd...) replaced `DQ → op → Q` units, and what stayed float.
+    pub fn optimized(
+        runtime: &Runtime,
+        bytes: &[u8],
+        threads: Option<usize>,
+    ) -> Result<Vec<u8>, String> {
+        let dir = tempfile::tempdir().map_err(|e| format!("creating a temporary folder: {e}"))?;
+        let path = dir.path().join("optimized.onnx");
+        contain("optimizing the model with ONNX Runtime", || {
+            let err = |e: ort::Error<_>| e.to_string();
+            let mut builder = ort::session::Session::builder(&runtime.environment)
+                .map_err(|e| e.to_string())?
+                .with_optimization_level(GraphOptimizationLevel::All)
+                .map_err(err)?
+                .with_optimized_model_path(&path)
+                .map_err(err)?;
+            if let Some(n) = threads {
+                builder = builder.with_intra_threads(n).map_err(err)?;
+            }
+            builder.commit_from_memory(bytes).map_err(|e| e.to_string())?;
+            Ok(())
+        })?;
+        std::fs::read(&path).map_err(|e| format!("reading {}: {e}", path.display()))
+    }
+
     /// Runs one batch: `inputs` by name (any subset the model needs, in any order). Returns
     /// every session output, in [`Session::outputs`] order.
     pub fn run(&mut self, inputs: Vec<(String, TensorValue)>) -> Result<Vec<TensorValue>, String> {

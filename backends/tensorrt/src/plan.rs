@@ -600,6 +600,7 @@ pub fn symmetric_int8(q: &QuantizedModel) -> (QuantizedModel, Vec<Symmetrized>) 
             dtype: calibr8_calibration::QuantDtype::Int8,
             scheme: calibr8_calibration::Scheme::Symmetric,
             narrow_range: t.target.spec.narrow_range,
+            reduce_range: false,
         };
         let mut range = t.range.clone();
         range.amax = amax;

@@ -10,7 +10,6 @@
 //! `tract int8` row in float: bench refuses it with the reason, or with `--calib` calibrates
 //! exactly the missing output ranges. A row whose nodes stayed float says so in its label.
 
-mod cpu;
 mod kernels;
 mod report;
 mod rows;

@@ -74,6 +74,12 @@ pub fn run(args: QuantizeArgs, out: Output) -> anyhow::Result<ExitCode> {
         None => calibr8::core::parallel::default_jobs(),
     };
 
+    if config.preset == calibr8::Preset::Cpu {
+        if let Some(note) = crate::cpu::cpu_preset_note() {
+            out.log(format!("note: {note}"));
+        }
+    }
+
     let mut stages = crate::progress::Stages::new(out.quiet);
     let batches = data.num_batches();
     stages.start(&format!("calibrating ({})", config.method), batches);

@@ -100,7 +100,7 @@ pub fn analyze_layers(
         for input in &node.inputs {
             let quantized_activation = q.tensors.get(input).is_some_and(|t| {
                 t.target.role == crate::plan::TensorRole::Activation
-                    && t.target.consumers.contains(&node.name)
+                    && t.target.is_read_quantized_by(&node.name)
             });
             if quantized_activation
                 && !graph.inputs.contains(input)

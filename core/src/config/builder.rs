@@ -18,6 +18,13 @@ impl QuantConfigBuilder {
         QuantConfigBuilder { config: QuantConfig::default() }
     }
 
+    /// Lays the config out for `preset` ([`QuantConfig::with_preset`]): call it before
+    /// [`rule`](Self::rule), which appends to the preset's rules.
+    pub fn preset(mut self, preset: super::Preset) -> Self {
+        self.config = self.config.with_preset(preset);
+        self
+    }
+
     /// The activation observer, with its parameter.
     pub fn method(mut self, method: Method) -> Self {
         self.config.method = method;

@@ -11,11 +11,13 @@ use serde::Deserialize;
 #[derive(Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub(super) struct QuantConfigFile {
+    preset: super::Preset,
     method: Method,
     weight_method: Method,
     histogram: HistogramMode,
     num_bins: usize,
-    config_list: Vec<ConfigRule>,
+    /// Absent: the preset's rules.
+    config_list: Option<Vec<ConfigRule>>,
     fold_batchnorm: bool,
     input_shapes: std::collections::BTreeMap<String, Vec<usize>>,
     nni: super::NniOptions,
@@ -28,21 +30,23 @@ pub(super) struct QuantConfigFile {
 impl Default for QuantConfigFile {
     fn default() -> Self {
         let QuantConfig {
+            preset,
             method,
             weight_method,
             histogram,
             num_bins,
-            config_list,
+            config_list: _,
             fold_batchnorm,
             input_shapes,
             nni,
         } = QuantConfig::default();
         QuantConfigFile {
+            preset,
             method,
             weight_method,
             histogram,
             num_bins,
-            config_list,
+            config_list: None,
             fold_batchnorm,
             input_shapes,
             nni,
@@ -70,11 +74,12 @@ impl TryFrom<QuantConfigFile> for QuantConfig {
             return removed("ema_decay", d, "ema");
         }
         Ok(QuantConfig {
+            preset: file.preset,
+            config_list: file.config_list.unwrap_or_else(|| file.preset.rules()),
             method: file.method,
             weight_method: file.weight_method,
             histogram: file.histogram,
             num_bins: file.num_bins,
-            config_list: file.config_list,
             fold_batchnorm: file.fold_batchnorm,
             input_shapes: file.input_shapes,
             nni: file.nni,

@@ -5,6 +5,7 @@ mod atomic;
 mod nni;
 mod nni_modules;
 mod qdq;
+mod qdq_bias;
 mod qoperator;
 mod ranges;
 mod trt_cache;

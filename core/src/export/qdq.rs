@@ -113,6 +113,22 @@ pub fn qdq_model(q: &QuantizedModel) -> Result<OnnxModel> {
         }
     }
 
+    // CPU preset: int32 biases, so ONNX Runtime fuses Conv / Gemm into int8 kernels.
+    let mut float_biases: HashSet<String> = HashSet::new();
+    if q.config.preset.quantizes_bias() {
+        for proto_node in &graph.node {
+            if q.node_precision.get(&proto_node.name) != Some(&crate::config::Precision::Int8) {
+                continue;
+            }
+            if let Some(bias) = super::qdq_bias::int32_bias(q, &view, proto_node)? {
+                rewire.insert((proto_node.name.clone(), bias.float_bias.clone()), bias.dequantized);
+                new_inits.extend(bias.initializers);
+                after.entry(None).or_default().push(bias.dequant);
+                float_biases.insert(bias.float_bias);
+            }
+        }
+    }
+
     // Rebuild the node list in topological order with the Q/DQ nodes in place.
     let mut nodes = after.remove(&None).unwrap_or_default();
     for mut n in std::mem::take(&mut graph.node) {
@@ -133,7 +149,8 @@ pub fn qdq_model(q: &QuantizedModel) -> Result<OnnxModel> {
     let used: HashSet<String> = graph.node.iter().flat_map(|n| n.input.iter().cloned()).collect();
     let outputs: HashSet<String> = graph.output.iter().map(|o| o.name.clone()).collect();
     let dead = |name: &str| !used.contains(name) && !outputs.contains(name);
-    let weight_names: HashSet<&String> = q.weights().map(|t| &t.target.tensor).collect();
+    let weight_names: HashSet<&String> =
+        q.weights().map(|t| &t.target.tensor).chain(&float_biases).collect();
     graph.initializer.retain(|t| !(weight_names.contains(&t.name) && dead(&t.name)));
     graph.input.retain(|i| !(weight_names.contains(&i.name) && dead(&i.name)));
     graph.node.retain(|n| {

@@ -135,6 +135,7 @@ pub fn quantized_from_qdq(float: &OnnxModel, qdq: &OnnxModel) -> Result<Quantize
             dtype,
             scheme: if symmetric { Scheme::Symmetric } else { Scheme::Affine },
             narrow_range,
+            reduce_range: false,
         };
         // The range these parameters represent.
         let (lo, hi): (Vec<f32>, Vec<f32>) = scale

@@ -1,5 +1,5 @@
 //! Conv and ConvTranspose: input 0 is the activation, input 1 the weight, input 2 the bias
-//! (kept in float: TensorRT and ONNX Runtime fold it themselves).
+//! (float under TensorRT's preset, which folds it itself; int32 under the CPU preset).
 
 use super::*;
 
@@ -45,6 +45,10 @@ impl OnnxOp for Conv {
     fn qdq(&self) -> QdqPlacement {
         let cpu_output = if !self.transposed { CpuOutput::OwnRange } else { CpuOutput::Float };
         QdqPlacement { tensorrt_inputs: true, cpu_output }
+    }
+
+    fn bias_input(&self, node: &pb::NodeProto) -> Option<usize> {
+        node.input.get(2).filter(|b| !b.is_empty()).map(|_| 2)
     }
 
     fn qlinear_op(&self) -> Option<QLinearOp> {

@@ -39,6 +39,13 @@ impl OnnxOp for Gemm {
         QdqPlacement { tensorrt_inputs: true, cpu_output: CpuOutput::OwnRange }
     }
 
+    fn bias_input(&self, node: &pb::NodeProto) -> Option<usize> {
+        let float_attr = |a: &str| node.attribute.iter().find(|t| t.name == a).map(|t| t.f);
+        let unscaled =
+            float_attr("alpha").unwrap_or(1.0) == 1.0 && float_attr("beta").unwrap_or(1.0) == 1.0;
+        node.input.get(2).filter(|c| !c.is_empty() && unscaled).map(|_| 2)
+    }
+
     fn qlinear_op(&self) -> Option<QLinearOp> {
         Some(QLinearOp::MatMul)
     }

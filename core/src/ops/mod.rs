@@ -71,6 +71,14 @@ pub trait OnnxOp: Send + Sync {
         QdqPlacement::NONE
     }
 
+    /// The input of `node` that is added to `x·w` at scale `x.scale · w.scale` (Conv's `B`,
+    /// Gemm's `C` when alpha = beta = 1): the CPU preset writes it as int32 behind a
+    /// DequantizeLinear, which ONNX Runtime needs to fuse the node into an int8 kernel.
+    fn bias_input(&self, node: &pb::NodeProto) -> Option<usize> {
+        let _ = node;
+        None
+    }
+
     /// The ONNX QLinear operator the QOperator export lowers this op to, if any.
     fn qlinear_op(&self) -> Option<QLinearOp> {
         None
@@ -175,6 +183,12 @@ impl OpRegistry {
     /// The op types TensorRT's preset quantizes (Q/DQ on their inputs and weights), sorted.
     pub fn tensorrt_preset_op_types(&self) -> Vec<&'static str> {
         self.sorted(|op| op.qdq().tensorrt_inputs)
+    }
+
+    /// The op types the CPU preset quantizes: those whose output ONNX Runtime's CPU kernels
+    /// keep in int8 ([`CpuOutput::OwnRange`] or [`CpuOutput::InputRange`]), sorted.
+    pub fn cpu_preset_op_types(&self) -> Vec<&'static str> {
+        self.sorted(|op| op.qdq().cpu_output != CpuOutput::Float)
     }
 
     /// The op types the QOperator export lowers to an int8 operator, sorted.

@@ -153,7 +153,7 @@ fn header(b: &Bench) -> String {
 /// The stdout table.
 pub fn table(b: &Bench) -> String {
     let mut s = header(b) + "\n";
-    if let Some(note) = super::cpu::int8_note() {
+    if let Some(note) = crate::cpu::int8_note() {
         let _ = writeln!(s, "note: {note}");
     }
     // As wide as the longest precision (`int8, 0 of 21 nodes int8`), at least 14.
@@ -215,10 +215,10 @@ pub fn table(b: &Bench) -> String {
 /// `bench.md`: the same table in Markdown, the lowering, and the two pictures.
 pub fn markdown(b: &Bench) -> String {
     let mut s = format!("# calibr8 bench\n\n{}.\n\n", header(b));
-    if let Some(cpu) = super::cpu::name() {
+    if let Some(cpu) = crate::cpu::name() {
         let _ = writeln!(s, "CPU: {cpu}.\n");
     }
-    if let Some(note) = super::cpu::int8_note() {
+    if let Some(note) = crate::cpu::int8_note() {
         let _ = writeln!(s, "Note: {note}.\n");
     }
     if let (Some(calib), Some(method)) = (&b.calib, &b.method) {
@@ -328,8 +328,8 @@ pub fn json_value(b: &Bench) -> serde_json::Value {
             "arch": std::env::consts::ARCH,
             "os": std::env::consts::OS,
             "threads_available": std::thread::available_parallelism().map(|n| n.get()).ok(),
-            "cpu": super::cpu::name(),
-            "int8_features": super::cpu::int8_features(),
+            "cpu": crate::cpu::name(),
+            "int8_features": crate::cpu::int8_features(),
         },
         "qoperator": lowering,
         "kernels": b.kernels.iter().map(|(l, k)| json!({"row": l, "kernels": k})).collect::<Vec<_>>(),
