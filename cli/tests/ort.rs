@@ -130,9 +130,48 @@ fn issue_13_bench_has_onnx_runtime_rows() {
     ]);
     let (out, err) = (String::from_utf8_lossy(&o.stdout), stderr(&o));
     assert_eq!(o.status.code(), Some(0), "{err}");
-    for row in ["ort        fp32", "ort        int8-qdq"] {
+    // The TensorRT preset's export and the CPU preset's, calibrated for the row.
+    for row in ["ort        fp32", "ort        int8-qdq", "ort        int8-cpu-preset"] {
         let line =
             out.lines().find(|l| l.starts_with(row)).unwrap_or_else(|| panic!("{row}:\n{out}"));
         assert!(line.ends_with(" ok"), "{line}\n{err}");
     }
+}
+
+#[test]
+fn issue_13_quantize_preset_cpu_writes_the_onnx_runtime_layout() {
+    let (model, calib) = (repo(MODEL), repo(CALIB));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cpu");
+    let o = calibr8(&[
+        "quantize",
+        model.to_str().unwrap(),
+        "--calib",
+        calib.to_str().unwrap(),
+        "--method",
+        "minmax",
+        "--preset",
+        "cpu-avx2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let qdq = calibr8::OnnxModel::load(out.join("model.qdq.onnx")).unwrap();
+    let kernels = calibr8::ort::cpu_kernels(&qdq, Some(1)).unwrap();
+    assert_eq!(kernels.float_count(), 0, "{kernels}: {:?}", kernels.float);
+    assert!(kernels.int8_count() >= 4, "{kernels}");
+    // A bad preset names the flag and the choices.
+    let o = calibr8(&[
+        "quantize",
+        model.to_str().unwrap(),
+        "--calib",
+        calib.to_str().unwrap(),
+        "--preset",
+        "gpu",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains("--preset") && err.contains("cpu-avx2"), "{err}");
 }

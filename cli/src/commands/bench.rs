@@ -126,6 +126,11 @@ pub fn run(args: BenchArgs, out: Output) -> anyhow::Result<ExitCode> {
         (None, Some(calib)) => Some(calibrate(&args, &model, calib, out)?),
         (None, None) => None,
     };
+    // The CPU preset's rows need their own calibration (other tensors, u8 activations).
+    let cpu_preset = match (&args.calib, variants.iter().find_map(|v| v.preset)) {
+        (Some(calib), Some(preset)) => Some(calibrate_preset(&args, &model, calib, preset, out)?),
+        _ => None,
+    };
     let qop = match &quantized {
         Some(q) => Some(qoperator_model(q).context("lowering to QLinearConv / QLinearMatMul")?),
         None => None,
@@ -163,7 +168,10 @@ pub fn run(args: BenchArgs, out: Output) -> anyhow::Result<ExitCode> {
                 let outcome = measure(
                     &args,
                     &model,
-                    quantized.as_ref(),
+                    match variant.preset {
+                        Some(_) => cpu_preset.as_ref(),
+                        None => quantized.as_ref(),
+                    },
                     &variant,
                     batch,
                     inputs_shape,
@@ -306,13 +314,8 @@ fn validate(args: &BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Calibrates on tract with the config plus `_output_` ranges (the QOperator lowering's need).
-fn calibrate(
-    args: &BenchArgs,
-    model: &OnnxModel,
-    calib: &PathBuf,
-    out: Output,
-) -> anyhow::Result<QuantizedModel> {
+/// The config of `--config`, `--method` and the rule flags.
+fn bench_config(args: &BenchArgs) -> anyhow::Result<QuantConfig> {
     let mut config = match &args.config {
         Some(path) => QuantConfig::load(path)?,
         None => QuantConfig::default(),
@@ -321,6 +324,37 @@ fn calibrate(
         config.method = m.as_str().parse().map_err(anyhow::Error::msg)?;
     }
     args.rules.apply(&mut config)?;
+    Ok(config)
+}
+
+/// Calibrates on tract with the config laid out for `preset` (its rules replacing the default
+/// ones, a config's own rules kept), without the QOperator lowering's `_output_` ranges.
+fn calibrate_preset(
+    args: &BenchArgs,
+    model: &OnnxModel,
+    calib: &PathBuf,
+    preset: calibr8::Preset,
+    out: Output,
+) -> anyhow::Result<QuantizedModel> {
+    let config = bench_config(args)?.with_preset(preset);
+    config.validate()?;
+    let data = NpySource::open(calib, crate::batch::batch_size(model, None)?)
+        .with_context(|| format!("--calib {}", calib.display()))?;
+    let backend = calibr8::backend_for_name("tract")?;
+    let q = calibr8::quantize_with(backend.as_ref(), model, &data, &config)
+        .with_context(|| format!("calibrating the {preset} preset's rows"))?;
+    out.log(format!("calibrated {} tensors for the {preset} preset's rows", q.tensors.len()));
+    Ok(q)
+}
+
+/// Calibrates on tract with the config plus `_output_` ranges (the QOperator lowering's need).
+fn calibrate(
+    args: &BenchArgs,
+    model: &OnnxModel,
+    calib: &PathBuf,
+    out: Output,
+) -> anyhow::Result<QuantizedModel> {
+    let config = bench_config(args)?;
     config.validate()?;
     let config = with_output_ranges(&config);
     let data = NpySource::open(calib, crate::batch::batch_size(model, None)?)

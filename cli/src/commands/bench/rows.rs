@@ -15,6 +15,9 @@ pub struct Variant {
     pub int8: bool,
     /// `EngineOptions::float_precision`.
     pub float_precision: Option<Precision>,
+    /// Runs the model calibrated with this preset instead of the config's (the ONNX Runtime
+    /// row of the CPU preset beside the TensorRT-preset one).
+    pub preset: Option<calibr8::Preset>,
 }
 
 impl Variant {
@@ -25,6 +28,7 @@ impl Variant {
             backend: backend.into(),
             int8,
             float_precision: None,
+            preset: None,
         }
     }
 
@@ -67,11 +71,16 @@ pub fn variants(names: &[String]) -> anyhow::Result<Vec<Variant>> {
                 Variant::new("burn", "fp32", "burn", false),
                 Variant::new("burn", "int8-qdq", "burn", true),
             ],
-            // ONNX Runtime on the CPU: fp32, and the QDQ export, which ONNX Runtime runs with
-            // int8 kernels where Q/DQ surround an op it can fuse (float elsewhere).
+            // ONNX Runtime on the CPU: fp32, the QDQ export of the config (TensorRT's layout by
+            // default), which ONNX Runtime runs with int8 kernels only where Q/DQ surround an op
+            // it can fuse, and the CPU preset's export, laid out for those kernels.
             "ort" => vec![
                 Variant::new("ort", "fp32", "ort", false),
                 Variant::new("ort", "int8-qdq", "ort", true),
+                Variant {
+                    preset: Some(calibr8::Preset::Cpu),
+                    ..Variant::new("ort", "int8-cpu-preset", "ort", true)
+                },
             ],
             other => anyhow::bail!(
                 "--backends: unknown backend '{other}'; use some of {}",
