@@ -59,8 +59,19 @@ def features(args):
     return found
 
 
+def target_only(args):
+    """`args` restricted to what is compiled for the target: no build-dependencies, no
+    proc-macros (those are compiled for the host, with their own feature set)."""
+    args = list(args)
+    ix = args.index("-e") + 1
+    kinds = [k for k in args[ix].split(",") if k != "build"]
+    args[ix] = ",".join(kinds + ["no-proc-macro"])
+    return args
+
+
 def differences():
     reference = features(REFERENCE[1])
+    reference_target = features(target_only(REFERENCE[1]))
     diffs = {}
     for title, args in BUILDS:
         build = features(args)
@@ -69,6 +80,13 @@ def differences():
             # build); what it compiles must be among what the test build compiled.
             if not build[pkg] <= reference[pkg]:
                 diffs.setdefault(pkg, []).append((title, sorted(build[pkg])))
+        # ... and a crate compiled for the target must have the test build's target features
+        # exactly: the test build's host instance of it does not help (libc with and without
+        # `extra_traits` looked "among what the test build compiled" and rebuilt tract).
+        build_target = features(target_only(args))
+        for pkg in sorted(set(build_target) & set(reference_target)):
+            if build_target[pkg] != reference_target[pkg] and pkg not in diffs:
+                diffs.setdefault(pkg, []).append((f"{title} (target)", sorted(build_target[pkg])))
     return reference, diffs
 
 
