@@ -207,9 +207,15 @@ pub struct QuantizeArgs {
     #[arg(long, help_heading = "NNI")]
     pub no_nni_outputs: bool,
 
-    /// Backend capturing activations.
-    #[arg(long, default_value = "tract", help_heading = "Backend", env = "CALIBR8_BACKEND")]
-    pub backend: String,
+    /// Backend capturing activations (`ort`: ONNX Runtime, the fastest where it is installed).
+    #[arg(
+        long,
+        value_enum,
+        default_value = "tract",
+        help_heading = "Backend",
+        env = "CALIBR8_BACKEND"
+    )]
+    pub backend: calibr8::BackendKind,
 }
 
 /// `calibr8 inspect`.

@@ -724,7 +724,7 @@ fn build(dir: &Path) -> Catalogue {
         m,
         k,
         &["--backend", "nosuch"],
-        &["unknown backend 'nosuch'", "tract"],
+        &["'nosuch'", "--backend", "possible values", "tract"],
     );
     c.quantize(
         "tensorrt without TensorRT",

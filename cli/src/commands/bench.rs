@@ -33,8 +33,9 @@ pub struct BenchArgs {
     pub model: PathBuf,
 
     /// Backends to time, comma-separated: tract (fp32, int8 via QLinear ops, int8 as QDQ in
-    /// float), tract-int8, tensorrt (fp32, fp16, int8), burn, ort (ONNX Runtime CPU: fp32, and
-    /// the QDQ model with its int8 kernels). Missing ones get a row saying why.
+    /// float), tract-int8, tensorrt (fp32, fp16, int8), burn, ort (ONNX Runtime CPU: fp32, the
+    /// config's QDQ model, and the CPU preset's, laid out for its int8 kernels). Missing ones get
+    /// a row saying why.
     #[arg(
         long,
         value_delimiter = ',',

@@ -148,13 +148,19 @@ pub struct CompareArgs {
     pub out: PathBuf,
 
     /// Backend running the quantized model.
-    #[arg(long, default_value = "tract", help_heading = "Backend", env = "CALIBR8_BACKEND")]
-    pub backend: String,
+    #[arg(
+        long,
+        value_enum,
+        default_value = "tract",
+        help_heading = "Backend",
+        env = "CALIBR8_BACKEND"
+    )]
+    pub backend: calibr8::BackendKind,
 
     /// Backend running the float reference (and calibration capture). When it differs from
     /// --backend, the report also compares the two backends on the same int8 model.
-    #[arg(long, default_value = "tract", help_heading = "Backend")]
-    pub reference_backend: String,
+    #[arg(long, value_enum, default_value = "tract", help_heading = "Backend")]
+    pub reference_backend: calibr8::BackendKind,
 }
 
 fn target(args: &CompareArgs) -> anyhow::Result<Option<AccuracyTarget>> {
@@ -213,8 +219,8 @@ pub fn run(args: CompareArgs, out: Output) -> anyhow::Result<ExitCode> {
     let calib = NpySource::open(&args.calib, batch)?;
     let eval = NpySource::open(&args.eval, batch)?;
     let labels = args.labels.as_ref().map(Labels::load).transpose()?;
-    let reference = calibr8::backend_for_name(&args.reference_backend)?;
-    let candidate = calibr8::backend_for_name(&args.backend)?;
+    let reference = args.reference_backend.backend()?;
+    let candidate = args.backend.backend()?;
     if args.out.is_file() {
         anyhow::bail!("--out {} is a file; give a folder", args.out.display());
     }

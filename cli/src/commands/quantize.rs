@@ -64,7 +64,7 @@ pub fn run(args: QuantizeArgs, out: Output) -> anyhow::Result<ExitCode> {
     let shaped = calibr8::core::shapes::with_input_shapes(&model, &config.input_shapes)?;
     let batch = crate::batch::batch_size(&shaped, args.batch)?;
     let data = NpySource::open(&args.calib, batch)?;
-    let backend = calibr8::backend_for_name(&args.backend)?;
+    let backend = args.backend.backend()?;
     if std::path::Path::new(&args.out).is_file() {
         anyhow::bail!("--out {} is a file; give a folder", args.out.display());
     }
