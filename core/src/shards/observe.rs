@@ -1,0 +1,201 @@
+//! Observing one shard: the range pass (min/max only) or the histogram pass on a grid fixed by
+//! range states, in one pass over the shard's data.
+
+use super::identity::ModelIdentity;
+use super::state::{ShardState, Source, TensorState, CALIBR8_VERSION};
+use crate::backend::Backend;
+use crate::data::{Batch, CalibrationData};
+use crate::internal::*;
+use crate::plan::QuantPlan;
+use crate::quantize::{observer_config, run_observers, Progress};
+use calibr8_calibration::{HistogramMode, Method, ObserverConfig, TensorObserver};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// What a shard pass observes.
+#[derive(Clone, Copy, Debug)]
+pub enum ShardPass<'a> {
+    /// Per-tensor min/max: the range pass of a histogram method, or all that `minmax` needs.
+    Ranges,
+    /// The histogram pass: each tensor's histogram on the grid of these (merged) states, which
+    /// must come from the same model and configuration and cover this shard's data. For
+    /// `minmax`, the states are only checked and a range state is written.
+    OnGrid(&'a ShardState),
+}
+
+/// Why `config` cannot be observed in shards, if it cannot.
+pub fn check_shardable(config: &QuantConfig) -> Result<()> {
+    match &config.method {
+        Method::Auto => Err(Error::config(
+            "method",
+            "auto scores its candidates by running the model on the first calibration samples, \
+             and one candidate is EMA, which depends on batch order: it does not split into \
+             shards. Pass --method minmax, percentile, entropy or mse (`calibr8 compare \
+             --methods` ranks them on one machine)",
+        )),
+        Method::EmaMinMax { .. } => Err(Error::config(
+            "method",
+            "ema depends on batch order (every update weighs all earlier batches), so shards \
+             cannot be merged exactly. Use minmax (exactly mergeable), or percentile, entropy \
+             or mse on a shared grid",
+        )),
+        m if ObserverConfig::new(m.clone()).collects_histogram()
+            && config.histogram != HistogramMode::TwoPass =>
+        {
+            Err(Error::config(
+                "histogram",
+                "streaming histograms take their bin width from their first batch, so shards \
+                 would not share a grid. Use histogram: two_pass (`calibr8 calibrate` sets it \
+                 when --histogram is not given)",
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Observes the activations of `model` over one shard of calibration data, for
+/// [`ShardState::merge`] and [`ShardState::quantize`] on another machine.
+///
+/// One pass over `data` with up to `jobs` batches at once. `model` is the file as loaded:
+/// the state records the identity of its pre-processed form and the resolved `config`.
+/// `minmax` needs [`ShardPass::Ranges`] only; percentile, entropy and mse need a range pass
+/// on every shard, the merged range states, then [`ShardPass::OnGrid`] on every shard.
+///
+/// ```no_run
+/// # fn demo(backend: &dyn calibr8_core::Backend, shards: &[calibr8_core::NpySource]) -> calibr8_core::Result<()> {
+/// use calibr8_calibration::{HistogramMode, Method};
+/// use calibr8_core::shards::{observe_shard, ShardPass, ShardState};
+/// use calibr8_core::{OnnxModel, QuantConfig};
+/// let model = OnnxModel::load("model.onnx")?;
+/// let config = QuantConfig::builder().method(Method::Entropy).histogram(HistogramMode::TwoPass).build()?;
+/// // On every machine: the ranges of its shard.
+/// let ranges: Vec<ShardState> = shards.iter()
+///     .map(|s| observe_shard(backend, &model, s, &config, ShardPass::Ranges, 1, &mut |_| {}))
+///     .collect::<Result<_, _>>()?;
+/// let grid = ShardState::merge(&ranges)?;
+/// // On every machine again: histograms on the shared grid.
+/// let parts: Vec<ShardState> = shards.iter()
+///     .map(|s| observe_shard(backend, &model, s, &config, ShardPass::OnGrid(&grid), 1, &mut |_| {}))
+///     .collect::<Result<_, _>>()?;
+/// let quantized = ShardState::merge(&parts)?.quantize(&model)?;
+/// # Ok(()) }
+/// ```
+pub fn observe_shard(
+    backend: &dyn Backend,
+    model: &OnnxModel,
+    data: &dyn CalibrationData,
+    config: &QuantConfig,
+    pass: ShardPass<'_>,
+    jobs: usize,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<ShardState> {
+    check_shardable(config)?;
+    let pre = crate::preprocess::for_quantization(model, config)?;
+    let identity = ModelIdentity::of(&pre, model.origin.clone());
+    let run_model = crate::shapes::with_input_shapes(&pre, &config.input_shapes)?;
+    let plan = QuantPlan::resolve(&pre, config)?;
+    let method = config.activation_method()?;
+    let mut observers = Vec::new();
+    let mut axes = BTreeMap::new();
+    for target in plan.activations() {
+        let oc = observer_config(config, method.clone(), target, false);
+        axes.insert(
+            target.tensor.clone(),
+            match target.granularity {
+                calibr8_calibration::Granularity::PerChannel { axis } => Some(axis),
+                calibr8_calibration::Granularity::PerTensor => None,
+            },
+        );
+        let observer = match pass {
+            ShardPass::OnGrid(grid) if oc.collects_histogram() => {
+                let maxes = grid.grid_max(&target.tensor).ok_or_else(|| {
+                    grid.invalid(format!(
+                        "has no range for tensor '{}'; pass range states of this model and \
+                         configuration",
+                        target.tensor
+                    ))
+                })?;
+                TensorObserver::on_grid(target.tensor.clone(), oc, &maxes)
+                    .map_err(|e| grid.invalid(e.to_string()))?
+            }
+            _ => TensorObserver::new(target.tensor.clone(), oc)?,
+        };
+        observers.push((target.tensor.clone(), observer));
+    }
+    let samples = AtomicU64::new(0);
+    let counted = Counting { inner: data, samples: &samples };
+    let mut batches = 0u64;
+    let result =
+        run_observers(backend, &run_model, &counted, &mut observers, false, jobs, &mut |p| {
+            batches = p.batch as u64;
+            progress(p)
+        });
+    if let (Err(Error::Calibration(e)), ShardPass::OnGrid(grid)) = (&result, pass) {
+        if let calibr8_calibration::Error::SecondPassOutOfRange { tensor, value, max, .. } = e {
+            return Err(Error::data(
+                data.name(),
+                format!(
+                    "tensor '{tensor}' reaches |x| = {value}, beyond the grid's max {max} from \
+                     {}; the range states must cover every shard: run `calibr8 calibrate \
+                     --range-only` on every shard and pass all of them (or their merge) to \
+                     --range",
+                    grid.origin
+                ),
+            ));
+        }
+    }
+    result?;
+    let mut tensors = BTreeMap::new();
+    for (name, observer) in observers {
+        let axis = axes.get(&name).copied().flatten();
+        tensors.insert(name, TensorState { axis, state: observer.state()? });
+    }
+    let state = ShardState {
+        origin: "<memory>".into(),
+        calibr8_version: CALIBR8_VERSION.into(),
+        model: identity,
+        config: config.clone(),
+        sources: vec![Source { data: data.name(), samples: samples.into_inner(), batches }],
+        tensors,
+    };
+    if let ShardPass::OnGrid(grid) = pass {
+        // Same model and configuration as the grid; a histogram state's grid is the grid's.
+        let mut as_ranges = state.clone();
+        as_ranges.origin = format!("this shard ({})", data.name());
+        for t in as_ranges.tensors.values_mut() {
+            t.state.grid = None;
+        }
+        let mut grid_ranges = grid.clone();
+        for t in grid_ranges.tensors.values_mut() {
+            t.state.grid = None;
+        }
+        grid_ranges.check_compatible(&as_ranges)?;
+    }
+    Ok(state)
+}
+
+/// Counts the samples a pass reads (the first dimension of each batch's first input).
+struct Counting<'a> {
+    inner: &'a dyn CalibrationData,
+    samples: &'a AtomicU64,
+}
+
+impl CalibrationData for Counting<'_> {
+    fn name(&self) -> String {
+        self.inner.name()
+    }
+
+    fn num_batches(&self) -> Option<usize> {
+        self.inner.num_batches()
+    }
+
+    fn batches(&self) -> Box<dyn Iterator<Item = Result<Batch>> + '_> {
+        Box::new(self.inner.batches().inspect(|b| {
+            if let Some(n) =
+                b.as_ref().ok().and_then(|b| b.value(0)).and_then(|v| v.shape().first())
+            {
+                self.samples.fetch_add(*n as u64, Ordering::Relaxed);
+            }
+        }))
+    }
+}
