@@ -130,19 +130,25 @@ pub fn observe_shard(
             batches = p.batch as u64;
             progress(p)
         });
-    if let (Err(Error::Calibration(e)), ShardPass::OnGrid(grid)) = (&result, pass) {
-        if let calibr8_calibration::Error::SecondPassOutOfRange { tensor, value, max, .. } = e {
-            return Err(Error::data(
-                data.name(),
-                format!(
-                    "tensor '{tensor}' reaches |x| = {value}, beyond the grid's max {max} from \
-                     {}; the range states must cover every shard: run `calibr8 calibrate \
-                     --range-only` on every shard and pass all of them (or their merge) to \
-                     --range",
-                    grid.origin
-                ),
-            ));
-        }
+    if let (
+        Err(Error::Calibration(calibr8_calibration::Error::SecondPassOutOfRange {
+            tensor,
+            value,
+            max,
+            ..
+        })),
+        ShardPass::OnGrid(grid),
+    ) = (&result, pass)
+    {
+        return Err(Error::data(
+            data.name(),
+            format!(
+                "tensor '{tensor}' reaches |x| = {value}, beyond the grid's max {max} from {}; \
+                 the range states must cover every shard: run `calibr8 calibrate --range-only` \
+                 on every shard and pass all of them (or their merge) to --range",
+                grid.origin
+            ),
+        ));
     }
     result?;
     let mut tensors = BTreeMap::new();
