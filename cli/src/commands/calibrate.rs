@@ -6,7 +6,7 @@
 use crate::args::{CacheNamesArg, HistogramArg, MethodArg, QuantizeArgs};
 use crate::output::Output;
 use anyhow::Context;
-use calibr8::calibration::{HistogramMode, ObserverConfig};
+use calibr8::calibration::ObserverConfig;
 use calibr8::core::shards::{check_shardable, observe_shard, ShardPass, ShardState};
 use calibr8::{CalibrationData, NpySource, OnnxModel};
 use clap::Args;
@@ -146,7 +146,6 @@ pub fn run(args: CalibrateArgs, out: Output) -> anyhow::Result<ExitCode> {
     let config = crate::commands::quantize::config_from_args(&args.as_quantize_args())?;
     check_shardable(&config)?;
     let needs_grid = ObserverConfig::new(config.method.clone()).collects_histogram();
-    debug_assert!(!needs_grid || config.histogram == HistogramMode::TwoPass);
     if needs_grid && !args.range_only && args.range.is_empty() {
         anyhow::bail!(
             "{} needs a histogram grid every shard shares: first run `calibr8 calibrate MODEL \
