@@ -183,6 +183,11 @@ fn issue_12_what_cannot_be_sharded_or_merged_says_why() {
     let e = fails(&["merge", s(&r0), s(&r1), "--out", s(&out)]);
     assert!(e.contains("configuration") && e.contains("`method`"), "{e}");
     assert!(e.contains(s(&r0)) && e.contains(s(&r1)), "{e}");
+    // A grid of another configuration is refused before the model runs.
+    let z = state("z.c8state");
+    let e = fails(&run_args(calibrate(model, &parts[1], "mse", &["--range", s(&r0)], &z)));
+    assert!(e.contains("configuration") && e.contains("\"entropy\" vs \"mse\""), "{e}");
+    assert!(!z.exists());
     // Range states alone cannot finish a histogram method.
     let e = fails(&["merge", s(&r0), "--out", s(&out)]);
     assert!(e.contains("ranges only") && e.contains("--range"), "{e}");

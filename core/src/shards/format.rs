@@ -15,7 +15,7 @@
 //! Floats are stored as bits, so they come back exactly; the encoding of a state is unique
 //! (sorted tensors and sources, fixed key order), so equal states give equal bytes.
 
-use super::identity::{hex, ModelIdentity};
+use super::identity::ModelIdentity;
 use super::state::{ShardState, Source, TensorState};
 use crate::internal::*;
 use calibr8_calibration::{GridState, ObserverState};
@@ -57,7 +57,23 @@ struct TensorHeader {
 }
 
 impl ShardState {
-    /// The state as `.c8state` bytes (deterministic: equal states, equal bytes).
+    /// The state as `.c8state` bytes, format version [`FORMAT_VERSION`] (docs/shards.md):
+    ///
+    /// ```text
+    /// magic        8 bytes  "C8STATE\0"
+    /// version      u32 LE   1
+    /// header_len   u64 LE
+    /// header       JSON: calibr8_version, kind ("ranges" | "histograms"), model {path, sha256},
+    ///              config (the resolved QuantConfig), grid_sha256, sources [{data, samples,
+    ///              batches}], tensors [{name, axis, channels, batches, values, grid_channels,
+    ///              histogram_values}]
+    /// body         per tensor in header order: channels × f32 min, channels × f32 max; for
+    ///              histograms grid_channels × f32 grid max, grid_channels × LEB128 grid-less
+    ///              zeros, then num_bins × LEB128 counts per channel whose grid max is > 0
+    /// checksum     SHA-256 of all bytes before it
+    /// ```
+    ///
+    /// Deterministic: equal states give equal bytes.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         let header = Header {
             calibr8_version: self.calibr8_version.clone(),
@@ -213,11 +229,6 @@ impl ShardState {
     /// rename): readers see the old file or the complete new one.
     pub fn write(&self, path: impl AsRef<Path>) -> Result<()> {
         crate::export::write_atomic(path, &self.to_bytes()?)
-    }
-
-    /// The file's checksum as hex (the last 32 bytes), for logs.
-    pub fn checksum_hex(bytes: &[u8]) -> String {
-        hex(&bytes[bytes.len().saturating_sub(32)..])
     }
 }
 

@@ -95,17 +95,34 @@ pub fn observe_shard(
     let run_model = crate::shapes::with_input_shapes(&pre, &config.input_shapes)?;
     let plan = QuantPlan::resolve(&pre, config)?;
     let method = config.activation_method()?;
-    let mut observers = Vec::new();
-    let mut axes = BTreeMap::new();
-    for target in plan.activations() {
-        let oc = observer_config(config, method.clone(), target, false);
-        axes.insert(
-            target.tensor.clone(),
-            match target.granularity {
+    let axes: BTreeMap<String, Option<usize>> = plan
+        .activations()
+        .map(|t| {
+            let axis = match t.granularity {
                 calibr8_calibration::Granularity::PerChannel { axis } => Some(axis),
                 calibr8_calibration::Granularity::PerTensor => None,
-            },
-        );
+            };
+            (t.tensor.clone(), axis)
+        })
+        .collect();
+    let mut state = ShardState {
+        origin: format!("this shard ({})", data.name()),
+        calibr8_version: CALIBR8_VERSION.into(),
+        model: identity,
+        config: config.clone(),
+        sources: vec![],
+        tensors: axes
+            .iter()
+            .map(|(name, &axis)| (name.clone(), TensorState { axis, state: no_data() }))
+            .collect(),
+    };
+    if let ShardPass::OnGrid(grid) = pass {
+        // Before running anything: the grid must be of this model, configuration and plan.
+        grid.check_same_observation(&state)?;
+    }
+    let mut observers = Vec::new();
+    for target in plan.activations() {
+        let oc = observer_config(config, method.clone(), target, false);
         let observer = match pass {
             ShardPass::OnGrid(grid) if oc.collects_histogram() => {
                 let maxes = grid.grid_max(&target.tensor).ok_or_else(|| {
@@ -151,33 +168,24 @@ pub fn observe_shard(
         ));
     }
     result?;
-    let mut tensors = BTreeMap::new();
     for (name, observer) in observers {
-        let axis = axes.get(&name).copied().flatten();
-        tensors.insert(name, TensorState { axis, state: observer.state()? });
-    }
-    let state = ShardState {
-        origin: "<memory>".into(),
-        calibr8_version: CALIBR8_VERSION.into(),
-        model: identity,
-        config: config.clone(),
-        sources: vec![Source { data: data.name(), samples: samples.into_inner(), batches }],
-        tensors,
-    };
-    if let ShardPass::OnGrid(grid) = pass {
-        // Same model and configuration as the grid; a histogram state's grid is the grid's.
-        let mut as_ranges = state.clone();
-        as_ranges.origin = format!("this shard ({})", data.name());
-        for t in as_ranges.tensors.values_mut() {
-            t.state.grid = None;
+        if let Some(t) = state.tensors.get_mut(&name) {
+            t.state = observer.state()?;
         }
-        let mut grid_ranges = grid.clone();
-        for t in grid_ranges.tensors.values_mut() {
-            t.state.grid = None;
-        }
-        grid_ranges.check_compatible(&as_ranges)?;
     }
+    state.origin = "<memory>".into();
+    state.sources = vec![Source { data: data.name(), samples: samples.into_inner(), batches }];
     Ok(state)
+}
+
+fn no_data() -> calibr8_calibration::ObserverState {
+    calibr8_calibration::ObserverState {
+        batches: 0,
+        values: 0,
+        min: vec![],
+        max: vec![],
+        grid: None,
+    }
 }
 
 /// Counts the samples a pass reads (the first dimension of each batch's first input).

@@ -110,6 +110,37 @@ impl ShardState {
     /// Checks that `other` was observed with the same calibr8, model, configuration and tensors
     /// (and, for histogram states, the same grid), naming the first field that differs.
     pub fn check_compatible(&self, other: &ShardState) -> Result<()> {
+        self.check_same_observation(other)?;
+        if self.has_histograms() != other.has_histograms() {
+            return Err(Error::StateMismatch {
+                field: "kind",
+                first: self.origin.clone(),
+                other: other.origin.clone(),
+                detail: format!(
+                    "{} vs {} (range states merge with range states, histogram states with \
+                     histogram states)",
+                    self.kind(),
+                    other.kind()
+                ),
+            });
+        }
+        if let Some((tensor, a, b)) = self.grid_difference(other) {
+            return Err(Error::StateMismatch {
+                field: "grid",
+                first: self.origin.clone(),
+                other: other.origin.clone(),
+                detail: format!(
+                    "tensor '{tensor}': max |x| {a} vs {b}; give every shard the same --range \
+                     states"
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// The calibr8 version, model, configuration, tensors and their channel axes agree (what
+    /// the observations are of, whatever their kind).
+    pub(crate) fn check_same_observation(&self, other: &ShardState) -> Result<()> {
         let mismatch = |field: &'static str, detail: String| Error::StateMismatch {
             field,
             first: self.origin.clone(),
@@ -137,17 +168,6 @@ impl ShardState {
         if self.config != other.config {
             return Err(mismatch("configuration", config_difference(&self.config, &other.config)));
         }
-        if self.has_histograms() != other.has_histograms() {
-            return Err(mismatch(
-                "kind",
-                format!(
-                    "{} vs {} (range states merge with range states, histogram states with \
-                     histogram states)",
-                    self.kind(),
-                    other.kind()
-                ),
-            ));
-        }
         let names = |s: &ShardState| s.tensors.keys().cloned().collect::<Vec<_>>();
         if names(self) != names(other) {
             let only = |a: &ShardState, b: &ShardState| {
@@ -168,15 +188,6 @@ impl ShardState {
                     format!("tensor '{name}' has channel axis {:?} vs {:?}", t.axis, o.axis),
                 ));
             }
-        }
-        if let Some((tensor, a, b)) = self.grid_difference(other) {
-            return Err(mismatch(
-                "grid",
-                format!(
-                    "tensor '{tensor}': max |x| {a} vs {b}; give every shard the same --range \
-                     states"
-                ),
-            ));
         }
         Ok(())
     }
