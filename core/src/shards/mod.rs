@@ -1,7 +1,7 @@
 //! Calibration split across processes or machines: each shard of the calibration data is
 //! observed on its own ([`observe_shard`]) into a [`ShardState`] (a `.c8state` file, format in
 //! docs/shards.md), the states are merged ([`ShardState::merge`]) and turned into the
-//! [`QuantizedModel`] that [`quantize_with`](crate::quantize_with) gives
+//! [`QuantizedModel`](crate::QuantizedModel) that [`quantize_with`](crate::quantize_with) gives
 //! ([`ShardState::quantize`]), bit for bit that of a two-pass run (`histogram: two_pass`) over
 //! the concatenated data.
 //!

@@ -30,8 +30,8 @@ pub fn check_shardable(config: &QuantConfig) -> Result<()> {
             "method",
             "auto scores its candidates by running the model on the first calibration samples, \
              and one candidate is EMA, which depends on batch order: it does not split into \
-             shards. Pass --method minmax, percentile, entropy or mse (`calibr8 compare \
-             --methods` ranks them on one machine)",
+             shards. Pass --method minmax, percentile, entropy or mse (`calibr8 compare` \
+             ranks them on one machine)",
         )),
         Method::EmaMinMax { .. } => Err(Error::config(
             "method",
