@@ -208,6 +208,14 @@ fn issue_12_what_cannot_be_sharded_or_merged_says_why() {
     )));
     assert!(e.contains("not a calibr8 state file") && e.contains("calib.npy"), "{e}");
 
+    // The same shard twice (a merged state next to its parts) would count twice.
+    let (p0, p1) = (state("p0.c8state"), state("p1.c8state"));
+    run_ok(calibrate(model, &parts[0], "minmax", &[], &p0));
+    run_ok(calibrate(model, &parts[1], "minmax", &[], &p1));
+    let both = state("both.c8state");
+    ok(&["merge", s(&p0), s(&p1), "-q", "--out", s(&both)]);
+    let e = fails(&["merge", s(&both), s(&p0), s(&p1), "--out", s(&out)]);
+    assert!(e.contains("merge each shard once") && e.contains("calib-0.npy"), "{e}");
     // Another model: the states' model hash does not match.
     let mut m = digits();
     node(&mut m, "conv1").name = "conv1_renamed".into();

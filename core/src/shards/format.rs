@@ -64,9 +64,9 @@ impl ShardState {
     /// version      u32 LE   1
     /// header_len   u64 LE
     /// header       JSON: calibr8_version, kind ("ranges" | "histograms"), model {path, sha256},
-    ///              config (the resolved QuantConfig), grid_sha256, sources [{data, samples,
-    ///              batches}], tensors [{name, axis, channels, batches, values, grid_channels,
-    ///              histogram_values}]
+    ///              config (the resolved QuantConfig), grid_sha256, sources [{data,
+    ///              samples, batches, sha256}], tensors [{name, axis, channels, batches,
+    ///              values, grid_channels, histogram_values}]
     /// body         per tensor in header order: channels × f32 min, channels × f32 max; for
     ///              histograms grid_channels × f32 grid max, grid_channels × LEB128 grid-less
     ///              zeros, then num_bins × LEB128 counts per channel whose grid max is > 0

@@ -8,9 +8,12 @@ use crate::data::{Batch, CalibrationData};
 use crate::internal::*;
 use crate::plan::QuantPlan;
 use crate::quantize::{observer_config, run_observers, Progress};
+use crate::tensor::TensorValue;
 use calibr8_calibration::{HistogramMode, Method, ObserverConfig, TensorObserver};
+use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
 /// What a shard pass observes.
 #[derive(Clone, Copy, Debug)]
@@ -140,7 +143,8 @@ pub fn observe_shard(
         observers.push((target.tensor.clone(), observer));
     }
     let samples = AtomicU64::new(0);
-    let counted = Counting { inner: data, samples: &samples };
+    let digest = Mutex::new(Sha256::new());
+    let counted = Counting { inner: data, samples: &samples, digest: &digest };
     let mut batches = 0u64;
     let result =
         run_observers(backend, &run_model, &counted, &mut observers, false, jobs, &mut |p| {
@@ -174,7 +178,12 @@ pub fn observe_shard(
         }
     }
     state.origin = "<memory>".into();
-    state.sources = vec![Source { data: data.name(), samples: samples.into_inner(), batches }];
+    let sha256 = match digest.into_inner() {
+        Ok(h) => super::identity::hex(&h.finalize()),
+        Err(poisoned) => super::identity::hex(&poisoned.into_inner().finalize()),
+    };
+    state.sources =
+        vec![Source { data: data.name(), samples: samples.into_inner(), batches, sha256 }];
     Ok(state)
 }
 
@@ -188,10 +197,12 @@ fn no_data() -> calibr8_calibration::ObserverState {
     }
 }
 
-/// Counts the samples a pass reads (the first dimension of each batch's first input).
+/// Counts the samples a pass reads (the first dimension of each batch's first input) and
+/// hashes the batches.
 struct Counting<'a> {
     inner: &'a dyn CalibrationData,
     samples: &'a AtomicU64,
+    digest: &'a Mutex<Sha256>,
 }
 
 impl CalibrationData for Counting<'_> {
@@ -205,11 +216,36 @@ impl CalibrationData for Counting<'_> {
 
     fn batches(&self) -> Box<dyn Iterator<Item = Result<Batch>> + '_> {
         Box::new(self.inner.batches().inspect(|b| {
-            if let Some(n) =
-                b.as_ref().ok().and_then(|b| b.value(0)).and_then(|v| v.shape().first())
-            {
+            let Ok(batch) = b else { return };
+            if let Some(n) = batch.value(0).and_then(|v| v.shape().first()) {
                 self.samples.fetch_add(*n as u64, Ordering::Relaxed);
+            }
+            let mut h = self.digest.lock().unwrap_or_else(|p| p.into_inner());
+            for (name, value) in batch.iter() {
+                hash_tensor(&mut h, name, value);
             }
         }))
     }
+}
+
+/// Feeds a tensor's name, type, shape and values (little-endian) to `h`.
+fn hash_tensor(h: &mut Sha256, name: &str, value: &TensorValue) {
+    h.update((name.len() as u64).to_le_bytes());
+    h.update(name.as_bytes());
+    h.update(value.elem_type().onnx_code().to_le_bytes());
+    h.update((value.shape().len() as u64).to_le_bytes());
+    for d in value.shape() {
+        h.update((*d as u64).to_le_bytes());
+    }
+    let mut bytes = Vec::with_capacity(value.len() * 8);
+    match value {
+        TensorValue::F32(a) => a.iter().for_each(|x| bytes.extend(x.to_bits().to_le_bytes())),
+        TensorValue::F64(a) => a.iter().for_each(|x| bytes.extend(x.to_bits().to_le_bytes())),
+        TensorValue::I64(a) => a.iter().for_each(|x| bytes.extend(x.to_le_bytes())),
+        TensorValue::I32(a) => a.iter().for_each(|x| bytes.extend(x.to_le_bytes())),
+        TensorValue::I8(a) => a.iter().for_each(|x| bytes.extend(x.to_le_bytes())),
+        TensorValue::U8(a) => bytes.extend(a.iter()),
+        TensorValue::Bool(a) => bytes.extend(a.iter().map(|&x| u8::from(x))),
+    }
+    h.update(&bytes);
 }

@@ -20,6 +20,9 @@ pub struct Source {
     pub samples: u64,
     /// Batches run.
     pub batches: u64,
+    /// SHA-256 of the batches as fed (names, types, shapes, values): the same data merged
+    /// twice is refused whatever its path.
+    pub sha256: String,
 }
 
 /// One activation's observations.
@@ -217,17 +220,22 @@ impl ShardState {
             }
             tensors.insert(name.clone(), TensorState { axis: t.axis, state: merged.state()? });
         }
+        // The same data twice would count twice: a merged state already holds its parts.
+        let mut seen: BTreeMap<&str, (&Source, &str)> = BTreeMap::new();
+        for state in states {
+            for source in &state.sources {
+                if let Some((first, origin)) = seen.insert(&source.sha256, (source, &state.origin))
+                {
+                    return Err(state.invalid(format!(
+                        "holds shard data {} ({} samples), which {origin} holds too (as {}): \
+                         merge each shard once (a merged state already contains its parts)",
+                        source.data, source.samples, first.data
+                    )));
+                }
+            }
+        }
         let mut sources: Vec<Source> = states.iter().flat_map(|s| s.sources.clone()).collect();
         sources.sort();
-        if let Some(w) = sources.windows(2).find(|w| w[0] == w[1]) {
-            // Two nodes may hold different data under one local path, so this is not refused.
-            tracing::warn!(
-                "shard data {} ({} samples) appears twice among the merged states; merge each \
-                 shard once",
-                w[0].data,
-                w[0].samples
-            );
-        }
         Ok(ShardState {
             origin: if states.len() == 1 {
                 first.origin.clone()

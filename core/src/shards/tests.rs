@@ -50,7 +50,12 @@ fn shard(k: u32, cfg: &QuantConfig, grid: Option<&ShardState>) -> ShardState {
         calibr8_version: CALIBR8_VERSION.into(),
         model: ModelIdentity { path: "m.onnx".into(), sha256: "ab".repeat(32) },
         config: cfg.clone(),
-        sources: vec![Source { data: format!("part-{k}.npy"), samples: 100, batches: 1 }],
+        sources: vec![Source {
+            data: format!("part-{k}.npy"),
+            samples: 100,
+            batches: 1,
+            sha256: format!("{k:064}"),
+        }],
         tensors,
     }
 }
@@ -89,6 +94,10 @@ fn merge_order_does_not_matter() {
     assert_eq!(tree.to_bytes().expect("encode"), reference);
     let merged = ShardState::merge(&parts).expect("merge");
     assert_eq!(merged.samples(), 300);
+    // A part merged again (on its own, or inside a merged state) would count twice.
+    let e = ShardState::merge(&[merged.clone(), parts[1].clone()]).expect_err("twice");
+    assert!(e.to_string().contains("merge each shard once"), "{e}");
+    assert!(e.to_string().contains("part-1.npy"), "{e}");
     assert_eq!(merged.tensors["b"].state.values, 900);
 }
 
