@@ -278,13 +278,17 @@ impl TensorObserver {
     /// Two-pass statistics in one pass over the data, on a grid fixed beforehand: the grid of
     /// channel `c` is `num_bins` bins over `[0, global_max[c]]`, and every batch fills min/max
     /// and the histogram at once. After the same batches, [`state`](Self::state) equals that of
-    /// an observer that ran both passes with [`set_global_max`](Self::set_global_max)`(global_max)`,
-    /// so shards observed this way merge exactly. A value above its channel's grid is
+    /// an observer that ran both passes with
+    /// [`set_global_max`](Self::set_global_max)`(global_max)`, so shards observed this way merge
+    /// exactly. A value above its channel's grid is
     /// [`Error::SecondPassOutOfRange`]: `global_max` must cover every shard.
     ///
     /// ```
     /// use calibr8_calibration::{HistogramMode, Method, ObserverConfig, TensorObserver};
-    /// let config = ObserverConfig { histogram: HistogramMode::TwoPass, ..ObserverConfig::new(Method::Entropy) };
+    /// let config = ObserverConfig {
+    ///     histogram: HistogramMode::TwoPass,
+    ///     ..ObserverConfig::new(Method::Entropy)
+    /// };
     /// let shards = [vec![0.5f32, -1.0, 0.25], vec![2.0, 0.0, -0.75]];
     /// // The grid: the max |x| over every shard (a range pass computes it).
     /// let mut merged: Option<TensorObserver> = None;

@@ -15,7 +15,8 @@ use crate::observers::minmax::MinMax;
 ///
 /// ```
 /// use calibr8_calibration::{HistogramMode, Method, ObserverConfig, TensorObserver};
-/// let config = ObserverConfig { histogram: HistogramMode::TwoPass, ..ObserverConfig::new(Method::Mse) };
+/// let config =
+///     ObserverConfig { histogram: HistogramMode::TwoPass, ..ObserverConfig::new(Method::Mse) };
 /// let mut obs = TensorObserver::on_grid("x", config.clone(), &[4.0])?;
 /// obs.observe(&[1.0, -4.0, 2.5, 0.0], &[4])?;
 /// let state = obs.state()?;

@@ -65,20 +65,24 @@ pub fn check_shardable(config: &QuantConfig) -> Result<()> {
 /// on every shard, the merged range states, then [`ShardPass::OnGrid`] on every shard.
 ///
 /// ```no_run
-/// # fn demo(backend: &dyn calibr8_core::Backend, shards: &[calibr8_core::NpySource]) -> calibr8_core::Result<()> {
+/// # use calibr8_core::{Backend, NpySource};
+/// # fn demo(backend: &dyn Backend, shards: &[NpySource]) -> calibr8_core::Result<()> {
 /// use calibr8_calibration::{HistogramMode, Method};
 /// use calibr8_core::shards::{observe_shard, ShardPass, ShardState};
 /// use calibr8_core::{OnnxModel, QuantConfig};
 /// let model = OnnxModel::load("model.onnx")?;
-/// let config = QuantConfig::builder().method(Method::Entropy).histogram(HistogramMode::TwoPass).build()?;
+/// let config =
+///     QuantConfig::builder().method(Method::Entropy).histogram(HistogramMode::TwoPass).build()?;
+/// let observe =
+///     |s: &NpySource, pass| observe_shard(backend, &model, s, &config, pass, 1, &mut |_| {});
 /// // On every machine: the ranges of its shard.
 /// let ranges: Vec<ShardState> = shards.iter()
-///     .map(|s| observe_shard(backend, &model, s, &config, ShardPass::Ranges, 1, &mut |_| {}))
+///     .map(|s| observe(s, ShardPass::Ranges))
 ///     .collect::<Result<_, _>>()?;
 /// let grid = ShardState::merge(&ranges)?;
 /// // On every machine again: histograms on the shared grid.
 /// let parts: Vec<ShardState> = shards.iter()
-///     .map(|s| observe_shard(backend, &model, s, &config, ShardPass::OnGrid(&grid), 1, &mut |_| {}))
+///     .map(|s| observe(s, ShardPass::OnGrid(&grid)))
 ///     .collect::<Result<_, _>>()?;
 /// let quantized = ShardState::merge(&parts)?.quantize(&model)?;
 /// # Ok(()) }
