@@ -50,7 +50,7 @@ pub use error::Error;
 pub use method::{
     InvalidParameter, Method, MethodKind, MethodParameter, DEFAULT_EMA_DECAY, DEFAULT_PERCENTILE,
 };
-pub use observer::TensorObserver;
+pub use observer::{GridState, ObserverState, TensorObserver};
 pub use observers::histogram::Histogram;
 pub use range::TensorRange;
 pub use spec::{

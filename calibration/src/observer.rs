@@ -6,6 +6,9 @@ use crate::observers::histogram::{mass_at_or_above, ChannelHist};
 use crate::observers::minmax::MinMax;
 use crate::observers::{entropy, mse, percentile};
 
+mod state;
+pub use state::{GridState, ObserverState};
+
 /// Values per parallel task. Fixed, so the split never depends on the thread count (results
 /// would not anyway: min/max are exact and histogram counts are integers).
 const CHUNK: usize = 1 << 16;
@@ -76,6 +79,8 @@ pub struct TensorObserver {
     phase: Phase,
     global_max: Option<Vec<f32>>,
     second_pass_values: u64,
+    /// [`on_grid`](Self::on_grid): the second pass also keeps the first pass's statistics.
+    one_pass: bool,
 }
 
 impl TensorObserver {
@@ -100,6 +105,7 @@ impl TensorObserver {
             phase: Phase::First,
             global_max: None,
             second_pass_values: 0,
+            one_pass: false,
         })
     }
 
@@ -196,6 +202,11 @@ impl TensorObserver {
             }
             fill(hists, data, layout);
             self.second_pass_values += data.len() as u64;
+            if self.one_pass {
+                self.batches += 1;
+                self.values += data.len() as u64;
+                self.minmax.update(&lo, &hi);
+            }
             return Ok(());
         }
 
@@ -262,6 +273,63 @@ impl TensorObserver {
         self.phase = Phase::Second;
         self.build_fixed_grids();
         Ok(())
+    }
+
+    /// Two-pass statistics in one pass over the data, on a grid fixed beforehand: the grid of
+    /// channel `c` is `num_bins` bins over `[0, global_max[c]]`, and every batch fills min/max
+    /// and the histogram at once. After the same batches, [`state`](Self::state) equals that of
+    /// an observer that ran both passes with
+    /// [`set_global_max`](Self::set_global_max)`(global_max)`, so shards observed this way merge
+    /// exactly. A value above its channel's grid is
+    /// [`Error::SecondPassOutOfRange`]: `global_max` must cover every shard.
+    ///
+    /// ```
+    /// use calibr8_calibration::{HistogramMode, Method, ObserverConfig, TensorObserver};
+    /// let config = ObserverConfig {
+    ///     histogram: HistogramMode::TwoPass,
+    ///     ..ObserverConfig::new(Method::Entropy)
+    /// };
+    /// let shards = [vec![0.5f32, -1.0, 0.25], vec![2.0, 0.0, -0.75]];
+    /// // The grid: the max |x| over every shard (a range pass computes it).
+    /// let mut merged: Option<TensorObserver> = None;
+    /// for shard in &shards {
+    ///     let mut obs = TensorObserver::on_grid("x", config.clone(), &[2.0])?;
+    ///     obs.observe(shard, &[3])?;
+    ///     match &mut merged {
+    ///         Some(m) => m.merge(&obs)?,
+    ///         None => merged = Some(obs),
+    ///     }
+    /// }
+    /// let mut whole = TensorObserver::new("x", config)?;
+    /// for pass in 0..2 {
+    ///     for shard in &shards {
+    ///         whole.observe(shard, &[3])?;
+    ///     }
+    ///     if pass == 0 {
+    ///         whole.start_second_pass()?;
+    ///     }
+    /// }
+    /// assert_eq!(merged.map(|m| m.finish()).transpose()?, Some(whole.finish()?));
+    /// # Ok::<(), calibr8_calibration::Error>(())
+    /// ```
+    pub fn on_grid(
+        tensor: impl Into<String>,
+        config: ObserverConfig,
+        global_max: &[f32],
+    ) -> Result<Self, Error> {
+        let mut observer = TensorObserver::new(tensor, config)?;
+        if !observer.wants_second_pass() {
+            return Err(Error::InvalidState {
+                tensor: observer.tensor,
+                message: "on_grid() needs a histogram method with HistogramMode::TwoPass; \
+                          min/max needs no grid"
+                    .into(),
+            });
+        }
+        observer.set_global_max(global_max)?;
+        observer.start_second_pass()?;
+        observer.one_pass = true;
+        Ok(observer)
     }
 
     fn build_fixed_grids(&mut self) {

@@ -41,6 +41,11 @@ pub enum Command {
     Quantize(QuantizeArgs),
     /// List a model's inputs, outputs and quantizable nodes.
     Inspect(InspectArgs),
+    /// Observe one shard of the calibration data into a state file, for `merge` (calibration
+    /// across machines; docs/shards.md).
+    Calibrate(crate::commands::calibrate::CalibrateArgs),
+    /// Merge shard states into the artifacts `quantize` writes (or into one state file).
+    Merge(crate::commands::merge::MergeArgs),
     /// Where did accuracy go? Rank methods, measure every layer, find a mixed-precision model.
     Compare(crate::commands::compare::CompareArgs),
     /// Time fp32 / fp16 / int8 engines on every installed backend; table, JSON and plots.

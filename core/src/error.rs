@@ -173,6 +173,30 @@ pub enum Error {
         /// The model.
         path: String,
     },
+    /// A calibr8 state file (`.c8state`, [`crate::shards`]) cannot be used: not one, corrupt,
+    /// truncated, of another format version, or not what the command needs.
+    #[error("state file {path}: {reason}")]
+    StateFile {
+        /// The file (or `<memory>`).
+        path: String,
+        /// What is wrong, ending with the remedy.
+        reason: String,
+    },
+    /// Shard states that do not belong together ([`crate::shards`]).
+    #[error(
+        "{first} and {other} have different {field}: {detail}. Merge only states observed with \
+         the same model, configuration, calibr8 version and grid; re-run the shards that differ"
+    )]
+    StateMismatch {
+        /// What differs: `model`, `configuration`, `calibr8 version`, `grid`, `kind`, `tensors`.
+        field: &'static str,
+        /// The first state's file.
+        first: String,
+        /// The file that differs from it.
+        other: String,
+        /// The two values (or where they differ).
+        detail: String,
+    },
 }
 
 /// `Result` with calibr8-core's [`Error`].

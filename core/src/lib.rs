@@ -34,6 +34,7 @@ pub mod preprocess;
 pub mod quantize;
 pub mod quantized;
 pub mod shapes;
+pub mod shards;
 pub mod tensor;
 pub mod validate;
 

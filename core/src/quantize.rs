@@ -147,7 +147,7 @@ pub fn observe_weights(
         .collect()
 }
 
-fn observer_config(
+pub(crate) fn observer_config(
     config: &QuantConfig,
     method: calibr8_calibration::Method,
     target: &TensorTarget,
@@ -179,7 +179,6 @@ pub fn observe_activations(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Vec<(String, TensorObserver)>> {
     let method = config.activation_method()?;
-    let graph_inputs = model.inputs();
     let targets: Vec<&TensorTarget> = plan.activations().collect();
     let mut observers: Vec<(String, TensorObserver)> = targets
         .iter()
@@ -188,16 +187,33 @@ pub fn observe_activations(
             TensorObserver::new(t.tensor.clone(), oc).map(|o| (t.tensor.clone(), o))
         })
         .collect::<Result<_, _>>()?;
+    run_observers(backend, model, data, &mut observers, true, jobs, progress)?;
+    Ok(observers)
+}
+
+/// Runs the float model over `data` and feeds every observer (keyed by tensor name) its
+/// tensor, batch by batch in order; when `second_pass` allows and an observer needs it (two-pass
+/// histograms), replays the data to those observers.
+pub(crate) fn run_observers(
+    backend: &dyn Backend,
+    model: &OnnxModel,
+    data: &dyn CalibrationData,
+    observers: &mut [(String, TensorObserver)],
+    second_pass: bool,
+    jobs: usize,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<()> {
     if observers.is_empty() {
-        return Ok(observers);
+        return Ok(());
     }
+    let graph_inputs = model.inputs();
     // Graph inputs are observed from the batch itself; everything else is captured.
-    let capture: Vec<String> = targets
+    let capture: Vec<String> = observers
         .iter()
-        .filter(|t| graph_inputs.iter().all(|i| i.name != t.tensor))
-        .map(|t| t.tensor.clone())
+        .filter(|(name, _)| graph_inputs.iter().all(|i| &i.name != name))
+        .map(|(name, _)| name.clone())
         .collect();
-    let reads_inputs = capture.len() < targets.len();
+    let reads_inputs = capture.len() < observers.len();
     let options = EngineOptions { capture, ..EngineOptions::default() };
     let first = backend.prepare(Lowering::Float(model), &options)?;
     let mut engines =
@@ -251,7 +267,7 @@ pub fn observe_activations(
             progress(Progress { pass, batch: ix + 1, batches: data.num_batches() });
             Ok(())
         })?;
-        if pass == 1 && observers.iter().any(|(_, o)| o.needs_second_pass()) {
+        if second_pass && pass == 1 && observers.iter().any(|(_, o)| o.needs_second_pass()) {
             for ((_, o), active) in observers.iter_mut().zip(in_pass.iter_mut()) {
                 *active = o.needs_second_pass();
                 if *active {
@@ -263,5 +279,5 @@ pub fn observe_activations(
             break;
         }
     }
-    Ok(observers)
+    Ok(())
 }
