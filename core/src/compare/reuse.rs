@@ -232,6 +232,10 @@ impl<'e, 'a> ConeCache<'e, 'a> {
                 }
             }
             let keep = self.within_budget(&wanted, &|_| true);
+            if !frontier.iter().all(|t| keep.contains(t)) {
+                // Its own frontier does not fit: a refill would not help this node.
+                return self.run(variant, node, &frontier, &[]).map(|(outputs, _)| outputs);
+            }
             self.cache.clear();
             let (_, kept) = self.eval.outputs_keeping(
                 self.candidate,
