@@ -345,3 +345,60 @@ fn issue_5_backend_against_backend_on_the_same_int8_model() {
         assert!(m.sqnr_db.unwrap() > 30.0, "{t}: {m:?}");
     }
 }
+
+/// Issue 12 item 2: the isolated per-layer runs and the greedy steps compute only the part of
+/// the model downstream of the node they change, from cached tensors. Every metric, the
+/// sensitivity order, each step and the final float set must be those of whole-model runs
+/// (cache budget 0), bit for bit, for each `budgets` (small ones force refills and whole-model
+/// fallbacks). The target is out of reach, so the search moves every node, one by one.
+fn reuse_gives_whole_model_results(
+    model: &OnnxModel,
+    q: &QuantizedModel,
+    eval: &dyn CalibrationData,
+    budgets: &[usize],
+) {
+    let whole = Evaluation::new(&TractBackend, model, eval, None).unwrap().with_cache_budget(0);
+    let expected = analyze_layers(&whole, &TractBackend, q, &mut |_| {}).unwrap();
+    let all_int8 = expected.outputs[0].metrics.clone();
+    let options = MixedOptions {
+        target: AccuracyTarget::Sqnr { min_db: 500.0 },
+        precision: Precision::Fp16,
+        max_float_nodes: None,
+    };
+    let (search, mixed) =
+        mixed_precision(&whole, &TractBackend, q, &expected.layers, &all_int8, &options).unwrap();
+    assert_eq!(whole.cone_runs(), 0, "budget 0 runs whole models only");
+    assert!(expected.layers.len() >= 3, "{}: too few int8 nodes to test", model.origin);
+    assert_eq!(search.steps.len(), expected.layers.len() + 1);
+    for &budget in budgets {
+        let reusing =
+            Evaluation::new(&TractBackend, model, eval, None).unwrap().with_cache_budget(budget);
+        let analysis = analyze_layers(&reusing, &TractBackend, q, &mut |_| {}).unwrap();
+        assert_eq!(analysis, expected, "{} per layer, budget {budget}", model.origin);
+        let (got, got_model) =
+            mixed_precision(&reusing, &TractBackend, q, &analysis.layers, &all_int8, &options)
+                .unwrap();
+        assert_eq!(got, search, "{} mixed precision, budget {budget}", model.origin);
+        assert_eq!(got_model.node_precision, mixed.node_precision);
+        assert!(reusing.cone_runs() > 0, "{}: budget {budget} ran no cone", model.origin);
+    }
+}
+
+#[test]
+fn issue_12_reuse_matches_whole_model_runs_on_digits() {
+    let model = OnnxModel::load(MODEL).unwrap();
+    // 360 samples in batches of 64: the last batch holds 40.
+    let eval = NpySource::open(EVAL, 64).unwrap();
+    reuse_gives_whole_model_results(&model, &quantize("minmax"), &eval, &[1 << 30, 1_000_000]);
+}
+
+#[test]
+fn issue_12_reuse_matches_whole_model_runs_on_a_residual_network() {
+    // Residual Adds (a cone's frontier has two tensors), a Shape/Slice/Concat/Pad shape path.
+    let model = OnnxModel::load("tests/data/resnet_tiny.onnx").unwrap();
+    let calib = NpySource::open("tests/data/resnet_tiny_calib.npy", 8).unwrap();
+    let q = calibr8::quantize(&model, &calib, &QuantConfig::default()).unwrap();
+    // 16 samples in batches of 6: 6, 6, 4.
+    let eval = NpySource::open("tests/data/resnet_tiny_calib.npy", 6).unwrap();
+    reuse_gives_whole_model_results(&model, &q, &eval, &[1 << 30, 300_000]);
+}

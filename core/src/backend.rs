@@ -93,6 +93,15 @@ pub trait Backend: Send + Sync {
     }
     /// Builds an engine for `model`.
     fn prepare(&self, model: Lowering<'_>, options: &EngineOptions) -> Result<Box<dyn Engine>>;
+    /// Whether [`Lowering::Quantized`]`(q)` runs exactly the float model
+    /// [`qdq_model`](crate::export::qdq_model)`(q)`, Q/DQ computed in float as written, and
+    /// [`Lowering::Float`] runs any model as written. Then every tensor of a sub-graph of that
+    /// model, fed the values the whole model computes at its boundary, comes out as in the
+    /// whole model, and `compare` runs only the part of the model a change reaches (default:
+    /// `false`, every run is of the whole model).
+    fn runs_qdq_as_written(&self) -> bool {
+        false
+    }
     /// The precision this backend really runs a node in that a `QuantizedModel` keeps out of
     /// int8 with `precision` (`keep_in_float`). CPU engines run such nodes in fp32 whatever was
     /// asked; reports use this to say so ("fp16 requested, tract runs fp32").

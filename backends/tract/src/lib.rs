@@ -76,6 +76,11 @@ impl Backend for TractBackend {
         "tract"
     }
 
+    /// Yes: Q/DQ run in float, exactly as [`calibr8_core::export::qdq_model`] writes them.
+    fn runs_qdq_as_written(&self) -> bool {
+        true
+    }
+
     fn prepare(&self, lowering: Lowering<'_>, options: &EngineOptions) -> Result<Box<dyn Engine>> {
         let model = match lowering {
             Lowering::Float(m) => m.clone(),

@@ -88,6 +88,8 @@ pub struct Evaluation<'a> {
     reference_outputs: Vec<Vec<ArrayD<f32>>>,
     batch_rows: Vec<usize>,
     jobs: usize,
+    cache_budget: usize,
+    cone_runs: std::sync::atomic::AtomicUsize,
 }
 
 impl<'a> Evaluation<'a> {
@@ -169,6 +171,8 @@ impl<'a> Evaluation<'a> {
             reference_outputs,
             batch_rows,
             jobs,
+            cache_budget: super::reuse::cache_budget(),
+            cone_runs: Default::default(),
         })
     }
 
@@ -177,6 +181,36 @@ impl<'a> Evaluation<'a> {
     pub fn with_jobs(mut self, jobs: usize) -> Self {
         self.jobs = jobs.max(1);
         self
+    }
+
+    /// Bytes of evaluation-batch tensors the per-layer analysis and the mixed-precision search
+    /// may keep between runs so that a run computes only what its change reaches (default
+    /// [`cache_budget`](super::cache_budget): `CALIBR8_COMPARE_CACHE_MIB`, else 1 GiB). `0`
+    /// runs the whole model every time. Metrics are the same for any value.
+    ///
+    /// ```no_run
+    /// # fn demo(eval: calibr8_core::compare::Evaluation<'_>) {
+    /// let eval = eval.with_cache_budget(256 << 20);
+    /// # }
+    /// ```
+    pub fn with_cache_budget(mut self, bytes: usize) -> Self {
+        self.cache_budget = bytes;
+        self
+    }
+
+    /// The bytes set by [`Evaluation::with_cache_budget`].
+    pub fn cache_budget(&self) -> usize {
+        self.cache_budget
+    }
+
+    /// How many candidate runs so far computed only the part of the model downstream of a
+    /// changed node, from cached tensors (see [`Evaluation::with_cache_budget`]).
+    pub fn cone_runs(&self) -> usize {
+        self.cone_runs.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub(crate) fn count_cone_run(&self) {
+        self.cone_runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The reference backend.
@@ -274,13 +308,71 @@ impl<'a> Evaluation<'a> {
         lowering: Lowering<'_>,
         capture: &[String],
     ) -> Result<(Vec<OutputMetrics>, Vec<Metrics>)> {
-        let options = EngineOptions { capture: capture.to_vec(), ..EngineOptions::default() };
+        let (outputs, captured, _) =
+            self.run_batches(candidate, lowering, capture, Captured::Compared, None)?;
+        Ok((outputs, captured))
+    }
+
+    /// Samples in each evaluation batch, in order.
+    pub(crate) fn batch_rows(&self) -> &[usize] {
+        &self.batch_rows
+    }
+
+    /// The evaluation data's batches bound to the model's inputs, in order.
+    pub(crate) fn data_batches(&self) -> impl Iterator<Item = Result<TensorMap>> + '_ {
+        self.data
+            .batches()
+            .map(|batch| bind(&self.inputs, &self.model().origin, &self.data.name(), batch?))
+    }
+
+    /// Runs `lowering` on `candidate` over `inputs` (their names, then one map per evaluation
+    /// batch, in order; the evaluation data when `None`), compares its model outputs with the reference's, and
+    /// returns the `keep` tensors of every batch: captured ones, and graph inputs among them
+    /// taken from the batch itself. Used to run only part of a model from cached tensors.
+    pub(crate) fn outputs_keeping(
+        &self,
+        candidate: &dyn Backend,
+        lowering: Lowering<'_>,
+        inputs: Option<Inputs<'_>>,
+        keep: &[String],
+    ) -> Result<(Vec<OutputMetrics>, Vec<TensorMap>)> {
+        let (outputs, _, kept) =
+            self.run_batches(candidate, lowering, keep, Captured::Kept, inputs)?;
+        Ok((outputs, kept))
+    }
+
+    fn run_batches(
+        &self,
+        candidate: &dyn Backend,
+        lowering: Lowering<'_>,
+        tensors: &[String],
+        mode: Captured,
+        source: Option<Inputs<'_>>,
+    ) -> Result<(Vec<OutputMetrics>, Vec<Metrics>, Vec<TensorMap>)> {
+        // Kept inputs come from the batch itself: engines return computed tensors only.
+        let (input_names, batches): (
+            Vec<String>,
+            Box<dyn Iterator<Item = Result<TensorMap>> + '_>,
+        ) = match source {
+            Some((names, batches)) => (names.to_vec(), batches),
+            None => (
+                self.inputs.iter().map(|i| i.name.clone()).collect(),
+                Box::new(self.data_batches()),
+            ),
+        };
+        let (from_inputs, capture): (Vec<String>, Vec<String>) = match mode {
+            Captured::Kept => tensors.iter().cloned().partition(|t| input_names.contains(t)),
+            Captured::Compared => (vec![], tensors.to_vec()),
+        };
+        let compare_captured = mode == Captured::Compared;
+        let options = EngineOptions { capture: capture.clone(), ..EngineOptions::default() };
         let engine = candidate.prepare(lowering, &options)?;
-        // The reference is rerun only when intermediate tensors are wanted.
-        let reference_engine = if capture.is_empty() {
-            None
-        } else {
+        // The reference is rerun only when intermediate tensors are compared.
+        let with_reference = compare_captured && !capture.is_empty();
+        let reference_engine = if with_reference {
             Some(self.reference.prepare(self.lowering, &options)?)
+        } else {
+            None
         };
         let n_out = self.output_names.len();
         if engine.output_names().len() != n_out + capture.len() {
@@ -297,17 +389,20 @@ impl<'a> Evaluation<'a> {
         }
         let mut outputs: Vec<MetricAccumulator> =
             (0..n_out).map(|_| MetricAccumulator::new(true)).collect();
-        let mut captured: Vec<MetricAccumulator> =
-            (0..capture.len()).map(|_| MetricAccumulator::new(false)).collect();
+        let mut captured: Vec<MetricAccumulator> = match compare_captured {
+            true => (0..capture.len()).map(|_| MetricAccumulator::new(false)).collect(),
+            false => vec![],
+        };
+        let mut kept: Vec<TensorMap> = vec![];
         // Batches run concurrently on forked engine pairs; metrics accumulate in batch order,
         // so sums (and the report) are the same for any job count.
         let pair = Paired { candidate: engine, reference: reference_engine, n_out };
         let mut engines = engines_for(Box::new(pair), self.jobs, &mut || {
             Ok(Box::new(Paired {
                 candidate: candidate.prepare(lowering, &options)?,
-                reference: match capture.is_empty() {
-                    true => None,
-                    false => Some(self.reference.prepare(self.lowering, &options)?),
+                reference: match with_reference {
+                    true => Some(self.reference.prepare(self.lowering, &options)?),
+                    false => None,
                 },
                 n_out,
             }))
@@ -316,11 +411,7 @@ impl<'a> Evaluation<'a> {
         for rows in &self.batch_rows {
             offsets.push(offsets[offsets.len() - 1] + rows);
         }
-        let batches = self
-            .data
-            .batches()
-            .map(|batch| bind(&self.inputs, &self.model().origin, &self.data.name(), batch?));
-        run_in_order(&mut engines, batches, false, &mut |b, _, result| {
+        run_in_order(&mut engines, batches, !from_inputs.is_empty(), &mut |b, inputs, result| {
             let (Some(reference), Some(&rows)) =
                 (self.reference_outputs.get(b), self.batch_rows.get(b))
             else {
@@ -330,9 +421,9 @@ impl<'a> Evaluation<'a> {
                 ));
             };
             let offset = offsets[b];
-            let mut values = result.into_f32();
-            let ref_captured = values.split_off(n_out + capture.len());
-            let got = values;
+            let mut values = result.into_values();
+            let extra = values.split_off(n_out);
+            let got: Vec<ArrayD<f32>> = values.into_iter().map(TensorValue::into_f32).collect();
             for (ix, acc) in outputs.iter_mut().enumerate() {
                 let labels = if ix == 0 {
                     self.batch_labels(&self.output_names[0], &reference[0], offset, rows)?
@@ -346,10 +437,23 @@ impl<'a> Evaluation<'a> {
                     )
                 })?;
             }
-            for (ix, acc) in captured.iter_mut().enumerate() {
-                acc.add(&ref_captured[ix], &got[n_out + ix], None).map_err(|e| {
-                    Error::backend(candidate.name(), format!("tensor '{}': {e}", capture[ix]))
-                })?;
+            if compare_captured {
+                let mut extra: Vec<ArrayD<f32>> =
+                    extra.into_iter().map(TensorValue::into_f32).collect();
+                let ref_captured = extra.split_off(capture.len());
+                for (ix, acc) in captured.iter_mut().enumerate() {
+                    acc.add(&ref_captured[ix], &extra[ix], None).map_err(|e| {
+                        Error::backend(candidate.name(), format!("tensor '{}': {e}", capture[ix]))
+                    })?;
+                }
+            } else {
+                let mut map: TensorMap = capture.iter().cloned().zip(extra).collect();
+                for name in &from_inputs {
+                    if let Some(v) = inputs.get(name) {
+                        map.insert(name.clone(), v.clone());
+                    }
+                }
+                kept.push(map);
             }
             Ok(())
         })?;
@@ -359,8 +463,20 @@ impl<'a> Evaluation<'a> {
             .zip(outputs)
             .map(|(name, acc)| OutputMetrics { output: name.clone(), metrics: acc.finish() })
             .collect();
-        Ok((outputs, captured.iter().map(MetricAccumulator::finish).collect()))
+        Ok((outputs, captured.iter().map(MetricAccumulator::finish).collect(), kept))
     }
+}
+
+/// Inputs of a run other than the evaluation data: the input names, then one map per batch.
+pub(crate) type Inputs<'s> = (&'s [String], Box<dyn Iterator<Item = Result<TensorMap>> + 's>);
+
+/// What a run does with the tensors it captures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Captured {
+    /// Compared with the reference run capturing the same tensors (cumulative error).
+    Compared,
+    /// Returned as they are, per batch (cached for runs of part of the model).
+    Kept,
 }
 
 /// A candidate engine and, when intermediate tensors are compared, the reference engine, run

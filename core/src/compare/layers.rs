@@ -6,7 +6,8 @@
 
 use super::evaluate::{Evaluation, OutputMetrics, TensorMetrics};
 use super::metrics::Metrics;
-use crate::backend::{Backend, Lowering};
+use super::reuse::ConeCache;
+use crate::backend::Backend;
 use crate::internal::*;
 use serde::{Deserialize, Serialize};
 
@@ -143,15 +144,19 @@ pub fn analyze_layers(
         })
         .collect();
 
-    // Isolated: one run per int8 node with every other node in float.
+    // Isolated: one run per int8 node with every other node in float. Upstream of the node,
+    // that is the all-float model: only the node's cone runs, from the all-float tensors.
+    let mut base = q.clone();
+    base.keep_in_float(&int8, Precision::Fp32)?;
+    let mut cones = ConeCache::new(eval, candidate, &base, &int8)?;
     let mut layers = vec![];
-    for name in &int8 {
+    for (ix, name) in int8.iter().enumerate() {
         progress(name);
         let others: Vec<&String> = int8.iter().filter(|n| *n != name).collect();
         let mut only = q.clone();
         only.keep_in_float(&others, Precision::Fp32)?;
-        let isolated = eval
-            .outputs(candidate, Lowering::Quantized(&only))?
+        let isolated = cones
+            .isolated(&only, name, &base, &int8[ix..])?
             .into_iter()
             .next()
             .map(|o| o.metrics)
@@ -173,5 +178,10 @@ pub fn analyze_layers(
             cumulative,
         });
     }
+    tracing::debug!(
+        "isolated analysis: {} cone run(s), {} whole-model run(s)",
+        cones.cone_runs,
+        cones.whole_runs
+    );
     Ok(LayerAnalysis { layers, tensors, outputs, weights: weight_metrics(q)? })
 }

@@ -4,7 +4,8 @@
 use super::evaluate::Evaluation;
 use super::layers::LayerResult;
 use super::metrics::Metrics;
-use crate::backend::{Backend, Lowering};
+use super::reuse::ConeCache;
+use crate::backend::Backend;
 use crate::internal::*;
 use serde::{Deserialize, Serialize};
 
@@ -189,14 +190,19 @@ pub fn mixed_precision_with_progress(
         met: target.met(all_int8),
     }];
     let mut float_nodes: Vec<String> = vec![];
-    for layer in order.iter().take(cap) {
+    // Each step changes one node: it runs that node's cone from the previous step's tensors.
+    let planned: Vec<String> = order.iter().take(cap).map(|l| l.node.clone()).collect();
+    let mut cones = ConeCache::new(eval, candidate, q, &planned)?;
+    for (ix, layer) in order.iter().take(cap).enumerate() {
         if steps.last().is_some_and(|s| s.met) {
             break;
         }
         current.keep_in_float(&[&layer.node], precision)?;
         float_nodes.push(layer.node.clone());
-        let metrics = eval
-            .outputs(candidate, Lowering::Quantized(&current))?
+        let upcoming: Vec<String> =
+            planned[ix + 1..].iter().flat_map(|n| cones.frontier(n)).collect();
+        let metrics = cones
+            .step(&current, &layer.node, &upcoming)?
             .into_iter()
             .next()
             .map(|o| o.metrics)
@@ -210,6 +216,11 @@ pub fn mixed_precision_with_progress(
         });
         progress(float_nodes.len(), &layer.node);
     }
+    tracing::debug!(
+        "mixed precision: {} cone run(s), {} whole-model run(s)",
+        cones.cone_runs,
+        cones.whole_runs
+    );
     let met = steps.last().is_some_and(|s| s.met);
     let report = MixedPrecision {
         target,

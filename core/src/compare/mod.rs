@@ -28,6 +28,7 @@ mod metrics;
 mod mixed;
 mod progress;
 mod report;
+mod reuse;
 mod table;
 pub mod ties;
 
@@ -43,6 +44,7 @@ pub use mixed::{
 };
 pub use progress::CompareEvent;
 pub use report::{BackendComparison, CompareReport, PlotRef};
+pub use reuse::cache_budget;
 
 use crate::backend::{Backend, Lowering};
 use crate::data::CalibrationData;
