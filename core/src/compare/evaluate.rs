@@ -326,9 +326,9 @@ impl<'a> Evaluation<'a> {
     }
 
     /// Runs `lowering` on `candidate` over `inputs` (their names, then one map per evaluation
-    /// batch, in order; the evaluation data when `None`), compares its model outputs with the reference's, and
-    /// returns the `keep` tensors of every batch: captured ones, and graph inputs among them
-    /// taken from the batch itself. Used to run only part of a model from cached tensors.
+    /// batch, in order; the evaluation data when `None`), compares its model outputs with the
+    /// reference's, and returns the `keep` tensors of every batch: captured ones, and inputs
+    /// among them taken from the batch itself. Used to run part of a model from cached tensors.
     pub(crate) fn outputs_keeping(
         &self,
         candidate: &dyn Backend,
