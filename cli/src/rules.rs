@@ -131,8 +131,11 @@ mod tests {
     #[test]
     fn op_types_replace_the_selecting_rules_and_exclude_appends_a_rule() {
         let mut config = QuantConfig::default();
-        let flags =
-            RuleArgs { op_types: vec!["Conv".into()], exclude: vec!["fc2".into(), "conv1".into()] };
+        let flags = RuleArgs {
+            op_types: vec!["Conv".into()],
+            exclude: vec!["fc2".into(), "conv1".into()],
+            preset: None,
+        };
         flags.apply(&mut config).unwrap();
         assert_eq!(config.config_list.len(), 2);
         assert_eq!(config.config_list[0].op_types, ["Conv"]);
@@ -146,7 +149,7 @@ mod tests {
             config_list: vec![ConfigRule { op_names: vec!["conv1".into()], ..Default::default() }],
             ..QuantConfig::default()
         };
-        let flags = RuleArgs { op_types: vec!["Gemm".into()], exclude: vec![] };
+        let flags = RuleArgs { op_types: vec!["Gemm".into()], exclude: vec![], preset: None };
         let e = flags.apply(&mut config).unwrap_err().to_string();
         assert!(e.contains("--op-types Gemm"), "{e}");
     }

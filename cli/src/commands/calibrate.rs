@@ -94,8 +94,14 @@ pub struct CalibrateArgs {
     pub no_nni_outputs: bool,
 
     /// Backend capturing activations.
-    #[arg(long, default_value = "tract", help_heading = "Backend", env = "CALIBR8_BACKEND")]
-    pub backend: String,
+    #[arg(
+        long,
+        value_enum,
+        default_value = "tract",
+        help_heading = "Backend",
+        env = "CALIBR8_BACKEND"
+    )]
+    pub backend: calibr8::BackendKind,
 }
 
 impl CalibrateArgs {
@@ -122,7 +128,7 @@ impl CalibrateArgs {
             trt_cache_names: CacheNamesArg::Onnx,
             nni_module_map: self.nni_module_map.clone(),
             no_nni_outputs: self.no_nni_outputs,
-            backend: self.backend.clone(),
+            backend: self.backend,
         }
     }
 }
@@ -176,7 +182,7 @@ pub fn run(args: CalibrateArgs, out: Output) -> anyhow::Result<ExitCode> {
     let shaped = calibr8::core::shapes::with_input_shapes(&model, &config.input_shapes)?;
     let batch = crate::batch::batch_size(&shaped, args.batch)?;
     let data = NpySource::open(&args.calib, batch)?;
-    let backend = calibr8::backend_for_name(&args.backend)?;
+    let backend = args.backend.backend()?;
     let jobs = match args.jobs {
         Some(0) => anyhow::bail!("--jobs must be at least 1"),
         Some(n) => n,
