@@ -23,6 +23,19 @@ pub(super) struct Int32Bias {
     pub dequant: pb::NodeProto,
 }
 
+/// `round_half_even(b[c] / scale[c])` saturated to int32; one scale serves every channel when
+/// only one is given (per-tensor weights). Shared by the QDQ and QOperator exports.
+pub(super) fn int32_codes(values: &[f32], scales: &[f64]) -> Vec<i32> {
+    values
+        .iter()
+        .enumerate()
+        .map(|(c, &v)| {
+            let scale = scales[c.min(scales.len().saturating_sub(1))];
+            (f64::from(v) / scale).round_ties_even().clamp(i32::MIN as f64, i32::MAX as f64) as i32
+        })
+        .collect()
+}
+
 /// The int32 bias of `node` when its activation input and weight are quantized and its bias is
 /// a 1-D constant with one value per weight channel; `None` leaves the bias float.
 pub(super) fn int32_bias(
@@ -59,14 +72,9 @@ pub(super) fn int32_bias(
     }
     let xs = f64::from(x.params.scale[0]);
     let scales: Vec<f32> = w.params.scale.iter().map(|&ws| (xs * f64::from(ws)) as f32).collect();
-    let quantized: Vec<i32> = values
-        .iter()
-        .enumerate()
-        .map(|(c, &v)| {
-            let scale = f64::from(scales[if channels > 1 { c } else { 0 }]);
-            (f64::from(v) / scale).round_ties_even().clamp(i32::MIN as f64, i32::MAX as f64) as i32
-        })
-        .collect();
+    // Quantized at the scales written into the file, which DequantizeLinear multiplies back.
+    let written: Vec<f64> = scales.iter().map(|&s| f64::from(s)).collect();
+    let quantized = int32_codes(&values, &written);
     let stem = format!("{}.bias", proto.name);
     let per_channel = channels > 1;
     let param_dims = if per_channel { vec![channels as i64] } else { vec![] };

@@ -410,16 +410,11 @@ impl Emitter {
         let values = constant_values(view, b, origin)?;
         let xs = p.x.params.scale[0];
         let ws = &p.w.params.scale;
-        let data: Vec<u8> = values
-            .iter()
-            .enumerate()
-            .flat_map(|(c, &v)| {
-                let scale =
-                    xs as f64 * ws[if ws.len() > 1 { c.min(ws.len() - 1) } else { 0 }] as f64;
-                let q =
-                    (v as f64 / scale).round_ties_even().clamp(i32::MIN as f64, i32::MAX as f64);
-                (q as i32).to_le_bytes()
-            })
+        // The bias scale in f64, as QLinearConv derives it from x.scale and w.scale.
+        let scales: Vec<f64> = ws.iter().map(|&w| f64::from(xs) * f64::from(w)).collect();
+        let data: Vec<u8> = super::qdq_bias::int32_codes(&values, &scales)
+            .into_iter()
+            .flat_map(i32::to_le_bytes)
             .collect();
         let name = format!("{node_name}.bias_quantized");
         self.inits.push(pb::TensorProto {
