@@ -115,10 +115,17 @@ pub fn run_in_order(
                     }
                 }
                 // Results in batch order; an error is reported once everything before it is.
+                let mut consumed = false;
                 while let Some(result) = waiting.remove(&next) {
                     let (inputs, outputs) = result?;
                     consume(next, inputs, outputs)?;
                     next += 1;
+                    consumed = true;
+                }
+                if consumed {
+                    // Consuming freed window slots: fill them before blocking on the next
+                    // result, or the workers take turns instead of running together.
+                    continue;
                 }
                 if source_error.as_ref().is_some_and(|(ix, _)| *ix == next) {
                     if let Some((_, e)) = source_error.take() {
@@ -214,5 +221,59 @@ mod tests {
         .unwrap_err();
         assert!(err.to_string().contains("batch 4"), "{err}");
         assert!(seen.iter().all(|&ix| ix < 4), "{seen:?}");
+    }
+
+    /// Returns batch k only once batch k + 1 has started (or after a second): with two
+    /// workers that holds for every batch only when a consumed result's slot is refilled at
+    /// once.
+    struct HandOver {
+        names: Vec<String>,
+        batches: usize,
+        /// (started, timed out) per batch.
+        state: std::sync::Arc<(Mutex<(Vec<bool>, Vec<bool>)>, std::sync::Condvar)>,
+    }
+
+    impl Engine for HandOver {
+        fn input_names(&self) -> &[String] {
+            &self.names
+        }
+        fn output_names(&self) -> &[String] {
+            &self.names
+        }
+        fn run(&mut self, inputs: TensorMap) -> Result<TensorMap> {
+            let k = inputs.f32("x")?[[0]] as usize;
+            let (lock, changed) = &*self.state;
+            let mut state = lock.lock().unwrap();
+            state.0[k] = true;
+            changed.notify_all();
+            let last = k + 1 == self.batches;
+            let (mut state, wait) = changed
+                .wait_timeout_while(state, std::time::Duration::from_secs(1), |s| {
+                    !last && !s.0[k + 1]
+                })
+                .unwrap();
+            state.1[k] = wait.timed_out();
+            Ok(inputs)
+        }
+    }
+
+    #[test]
+    fn two_engines_run_batches_together_not_in_turns() {
+        // Consuming a result frees a window slot; it must be refilled at once. When the refill
+        // waited for the next result, the two workers ran one after the other.
+        let n = 8;
+        let state = std::sync::Arc::new((
+            Mutex::new((vec![false; n], vec![false; n])),
+            std::sync::Condvar::new(),
+        ));
+        let mut engines: Vec<Box<dyn Engine>> = (0..2)
+            .map(|_| {
+                Box::new(HandOver { names: vec!["x".into()], batches: n, state: state.clone() })
+                    as _
+            })
+            .collect();
+        run_in_order(&mut engines, batches(n), false, &mut |_, _, _| Ok(())).unwrap();
+        let alone: Vec<usize> = (0..n).filter(|&k| state.0.lock().unwrap().1[k]).collect();
+        assert!(alone.is_empty(), "batches {alone:?} ended before the next one started");
     }
 }

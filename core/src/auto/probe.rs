@@ -56,7 +56,7 @@ impl Probe {
                         name: name.clone(),
                         dims: t.dims.clone(),
                         data_type: 1,
-                        raw_data: fq.iter().flat_map(|v| v.to_le_bytes()).collect(),
+                        raw_data: pb::raw_data(&fq),
                         ..Default::default()
                     };
                 }

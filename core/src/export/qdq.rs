@@ -194,7 +194,7 @@ fn ints_tensor(name: &str, values: &[i64]) -> pb::TensorProto {
         name: name.to_string(),
         dims: vec![values.len() as i64],
         data_type: INT64,
-        raw_data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        raw_data: pb::raw_data(values),
         ..Default::default()
     }
 }
@@ -211,7 +211,7 @@ pub(super) fn scale_tensor(name: &str, params: &QuantParams) -> pb::TensorProto 
         name: name.to_string(),
         dims: param_dims(params),
         data_type: FLOAT,
-        raw_data: params.scale.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        raw_data: pb::raw_data(&params.scale),
         ..Default::default()
     }
 }

@@ -83,14 +83,14 @@ pub(super) fn int32_bias(
             name: format!("{stem}_quantized"),
             dims: vec![values.len() as i64],
             data_type: INT32,
-            raw_data: quantized.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            raw_data: pb::raw_data(&quantized),
             ..Default::default()
         },
         pb::TensorProto {
             name: format!("{stem}_scale"),
             dims: param_dims.clone(),
             data_type: FLOAT,
-            raw_data: scales.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            raw_data: pb::raw_data(&scales),
             ..Default::default()
         },
         pb::TensorProto {

@@ -412,10 +412,7 @@ impl Emitter {
         let ws = &p.w.params.scale;
         // The bias scale in f64, as QLinearConv derives it from x.scale and w.scale.
         let scales: Vec<f64> = ws.iter().map(|&w| f64::from(xs) * f64::from(w)).collect();
-        let data: Vec<u8> = super::qdq_bias::int32_codes(&values, &scales)
-            .into_iter()
-            .flat_map(i32::to_le_bytes)
-            .collect();
+        let data = pb::raw_data(&super::qdq_bias::int32_codes(&values, &scales));
         let name = format!("{node_name}.bias_quantized");
         self.inits.push(pb::TensorProto {
             name: name.clone(),

@@ -20,3 +20,6 @@
 mod onnx;
 
 pub use onnx::*;
+
+mod raw_data;
+pub(crate) use raw_data::raw_data;

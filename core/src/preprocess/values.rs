@@ -63,16 +63,12 @@ impl Value {
     /// The tensor as an initializer called `name` (raw little-endian storage).
     pub(crate) fn to_proto(&self, name: &str) -> pb::TensorProto {
         let (data_type, dims, raw_data): (i32, Vec<i64>, Vec<u8>) = match self {
-            Value::F32(a) => (
-                FLOAT,
-                a.shape().iter().map(|&d| d as i64).collect(),
-                a.iter().flat_map(|v| v.to_le_bytes()).collect(),
-            ),
-            Value::I64(a) => (
-                INT64,
-                a.shape().iter().map(|&d| d as i64).collect(),
-                a.iter().flat_map(|v| v.to_le_bytes()).collect(),
-            ),
+            Value::F32(a) => {
+                (FLOAT, a.shape().iter().map(|&d| d as i64).collect(), pb::raw_data(a))
+            }
+            Value::I64(a) => {
+                (INT64, a.shape().iter().map(|&d| d as i64).collect(), pb::raw_data(a))
+            }
         };
         pb::TensorProto { name: name.to_string(), dims, data_type, raw_data, ..Default::default() }
     }
