@@ -219,6 +219,26 @@ fn issue_11_already_quantized_models_are_refused() {
 }
 
 #[test]
+fn issue_11_contrib_quantized_models_are_refused_as_quantized_not_for_their_domain() {
+    let e = OnnxModel::load(fixture("contrib_quantized.onnx")).unwrap_err().to_string();
+    assert!(e.contains("already quantized"), "{e}");
+    assert!(e.contains("com.microsoft:DynamicQuantizeMatMul") && e.contains("matmul_q"), "{e}");
+    assert!(!e.contains("does not run"), "{e}");
+}
+
+/// Every quantizable node inside an If: the error names the If and its nodes, not the config.
+#[test]
+fn issue_11_a_model_quantizable_only_inside_if_names_the_if() {
+    let model = OnnxModel::load(fixture("if_only.onnx")).unwrap();
+    let data = NpySource::open(fixture("if_only_calib.npy"), 4).unwrap();
+    let e = calibr8::quantize(&model, &data, &QuantConfig::default()).unwrap_err().to_string();
+    assert!(e.contains("node 'choose' (If)"), "{e}");
+    assert!(e.contains("a_conv (Conv)") && e.contains("b_conv (Conv)"), "{e}");
+    assert!(e.contains("main graph only"), "{e}");
+    assert!(!e.contains("config_list"), "{e}");
+}
+
+#[test]
 fn issue_11_subgraph_nodes_are_listed_as_left_in_float() {
     let model = OnnxModel::load(fixture("if_branches.onnx")).unwrap();
     let nodes = subgraph_nodes(&model);

@@ -80,18 +80,31 @@ pub fn auto_line(q: &QuantizedModel) -> Option<String> {
     Some(format!("auto chose per tensor: {} (scores in ranges.json)", list.join(", ")))
 }
 
-/// One warning per tensor whose observer clipped more than [`CLIP_WARN_FRACTION`].
+/// One warning per tensor whose observer clipped more than [`CLIP_WARN_FRACTION`]. It names
+/// methods other than the one that clipped; where `auto` chose that method, it says so instead
+/// (the clipping scored best on the consuming op).
 pub fn clipping_warnings(q: &QuantizedModel) -> Vec<String> {
     q.tensors
         .iter()
         .filter(|(_, t)| t.range.clipped_fraction > CLIP_WARN_FRACTION)
         .map(|(name, t)| {
+            let method = t.range.method.to_string();
+            let advice = if q.auto.contains_key(name) {
+                format!(
+                    "auto chose {method} for it: the smallest error of the op that reads it \
+                     (scores in ranges.json)"
+                )
+            } else {
+                let base = method.split(':').next().unwrap_or(&method);
+                let others: Vec<&str> =
+                    ["minmax", "mse", "auto"].into_iter().filter(|m| *m != base).collect();
+                format!("compare with --method {}", others.join(" or "))
+            };
             format!(
-                "{:.1}% of the calibration values of '{name}' lie beyond its amax {:.6} ({}); \
-                 they will be clipped — compare with --method minmax or mse",
+                "{:.1}% of the calibration values of '{name}' lie beyond its amax {:.6} ({method}); \
+                 they will be clipped — {advice}",
                 t.range.clipped_fraction * 100.0,
                 max_of(&t.range.amax),
-                t.range.method
             )
         })
         .collect()

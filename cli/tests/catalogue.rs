@@ -7,6 +7,7 @@
 mod common;
 
 use common::*;
+use prost::Message;
 use std::path::{Path, PathBuf};
 
 struct Case {
@@ -120,11 +121,7 @@ fn build(dir: &Path) -> Catalogue {
     );
 
     // ---- Names and wiring.
-    c.bad_model(
-        "duplicate node names",
-        |m| node(m, "relu2").name = "relu1".into(),
-        &["node 'relu1' (Relu)", "unique node names"],
-    );
+    // Repeated node names are renamed on load, not refused: cli/tests/cli.rs.
     c.bad_model(
         "dangling input",
         |m| node(m, "relu2").input[0] = "nowhere".into(),
@@ -990,4 +987,41 @@ fn a_100k_deep_yaml_is_answered_in_milliseconds() {
     assert_eq!(o.status.code(), Some(2));
     // The whole process, start to exit: well under a second (28.7 s before issue 10).
     assert!(started.elapsed().as_millis() < 1500, "{:?}", started.elapsed());
+}
+
+/// Repeated node names (OpenVINO's exports have them; ONNX Runtime runs such models) are
+/// renamed on load with a warning, and the export, whose names must be unique for ONNX Runtime,
+/// runs there.
+#[test]
+fn repeated_node_names_are_renamed_and_the_export_runs_in_onnx_runtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut m = digits();
+    node(&mut m, "relu2").name = "relu1".into();
+    let model = save(dir.path(), "dup.onnx", &m);
+    let out = dir.path().join("out");
+    let o = calibr8(&[
+        "quantize",
+        model.to_str().unwrap(),
+        "--calib",
+        repo(CALIB).to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("renamed them") && err.contains("'relu1' (Relu) → 'relu1_"), "{err}");
+    let qdq = out.join("model.qdq.onnx");
+    let exported = pb::ModelProto::decode(std::fs::read(&qdq).unwrap().as_slice()).unwrap();
+    let mut names: Vec<&str> =
+        exported.graph.as_ref().unwrap().node.iter().map(|n| n.name.as_str()).collect();
+    let all = names.len();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), all, "node names repeat in the export");
+    let status = std::process::Command::new("python3")
+        .arg(repo("tests/ort_check.py"))
+        .args([qdq.as_path(), repo(CALIB).as_path(), dir.path().join("y.npy").as_path()])
+        .status()
+        .expect("python3 with onnx and onnxruntime");
+    assert!(status.success());
 }

@@ -76,6 +76,10 @@ fn heavy_clipping_warns_naming_the_tensor() {
         err.contains("warning:") && err.contains("of the calibration values of 'input'"),
         "{err}"
     );
+    // It suggests other methods, never the one that clipped.
+    let warning = err.lines().find(|l| l.contains("'input'")).unwrap();
+    assert!(warning.contains("compare with --method minmax or mse or auto"), "{warning}");
+    assert!(!warning.contains("--method percentile"), "{warning}");
 }
 
 #[test]

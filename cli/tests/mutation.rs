@@ -550,7 +550,12 @@ fn issue_10_mutated_models_through_the_binary_exit_0_or_2() {
         if code == 0 {
             assert_eq!(names(&out), ARTIFACTS, "case {case}");
         } else {
-            assert!(err.starts_with("calibr8 failed"), "case {case}: {err}");
+            // Warnings about the model (renamed nodes) may come first; nothing else.
+            let mut lines = err.lines();
+            assert!(
+                lines.by_ref().find(|l| !l.contains("WARN")).is_some_and(|l| l == "calibr8 failed"),
+                "case {case}: {err}"
+            );
             assert!(names(&run).is_empty(), "case {case}: left {:?}", names(&run));
         }
     }

@@ -76,19 +76,19 @@ impl OnnxModel {
         if graph.input.is_empty() || graph.output.is_empty() {
             return Err(invalid("the graph declares no inputs or no outputs"));
         }
-        let mut used: std::collections::HashSet<String> =
-            graph.node.iter().map(|n| n.name.clone()).filter(|n| !n.is_empty()).collect();
-        for (ix, node) in graph.node.iter_mut().enumerate() {
-            if node.name.is_empty() {
-                let mut name = format!("{}_{ix}", node.op_type);
-                while used.contains(&name) {
-                    name.push('_');
-                }
-                used.insert(name.clone());
-                node.name = name;
-            }
-        }
+        let renamed = name_nodes_uniquely(graph);
         crate::validate::validate_proto(&proto, &origin, limits)?;
+        // Said only for a model that loads: before a refusal it is noise.
+        if !renamed.is_empty() {
+            let more = renamed.len().saturating_sub(8);
+            tracing::warn!(
+                "{origin}: {} node name(s) repeat an earlier node's; ONNX needs unique names, so \
+                 calibr8 renamed them (tensors keep their names): {}{}",
+                renamed.len(),
+                renamed[..renamed.len().min(8)].join(", "),
+                if more > 0 { format!(" and {more} more") } else { String::new() }
+            );
+        }
         Ok(OnnxModel { proto, origin })
     }
 
@@ -154,4 +154,32 @@ fn value_info(v: &pb::ValueInfoProto) -> ValueInfo {
         _ => (0, vec![], false),
     };
     ValueInfo { name: v.name.clone(), elem_type, dims, shape_known }
+}
+
+/// Names every node of `graph` uniquely: unnamed nodes get `<OpType>_<index>`, and a name used
+/// again (exporters such as OpenVINO's repeat them; ONNX Runtime runs such models but rejects
+/// an export that repeats a name, and calibr8 keys its plan by node) is kept by its first node
+/// and replaced on the others by `<name>_<index>`. Returns the renames, `'old' (Op) → 'new'`.
+fn name_nodes_uniquely(graph: &mut pb::GraphProto) -> Vec<String> {
+    let mut used: std::collections::HashSet<String> =
+        graph.node.iter().map(|n| n.name.clone()).filter(|n| !n.is_empty()).collect();
+    let mut seen: std::collections::HashSet<String> = Default::default();
+    let mut renamed: Vec<String> = vec![];
+    for (ix, node) in graph.node.iter_mut().enumerate() {
+        let repeated = !node.name.is_empty() && !seen.insert(node.name.clone());
+        if node.name.is_empty() || repeated {
+            let stem = if node.name.is_empty() { node.op_type.clone() } else { node.name.clone() };
+            let mut name = format!("{stem}_{ix}");
+            while used.contains(&name) {
+                name.push('_');
+            }
+            used.insert(name.clone());
+            seen.insert(name.clone());
+            if repeated {
+                renamed.push(format!("'{}' ({}) → '{name}'", node.name, node.op_type));
+            }
+            node.name = name;
+        }
+    }
+    renamed
 }

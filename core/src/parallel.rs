@@ -223,14 +223,16 @@ mod tests {
         assert!(seen.iter().all(|&ix| ix < 4), "{seen:?}");
     }
 
+    /// (started, timed out) per batch, and the signal that one started.
+    type HandOverState = (Mutex<(Vec<bool>, Vec<bool>)>, std::sync::Condvar);
+
     /// Returns batch k only once batch k + 1 has started (or after a second): with two
     /// workers that holds for every batch only when a consumed result's slot is refilled at
     /// once.
     struct HandOver {
         names: Vec<String>,
         batches: usize,
-        /// (started, timed out) per batch.
-        state: std::sync::Arc<(Mutex<(Vec<bool>, Vec<bool>)>, std::sync::Condvar)>,
+        state: std::sync::Arc<HandOverState>,
     }
 
     impl Engine for HandOver {

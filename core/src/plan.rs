@@ -102,6 +102,21 @@ fn nothing_quantized(
         );
     }
     if !any_selected {
+        // Nodes inside If / Loop / Scan bodies are not the main graph's: when they are all the
+        // model has, the rule is not at fault and the subgraph is what to name.
+        let inside = crate::preprocess::subgraph_nodes(model);
+        if let (Some(first), Some(line)) =
+            (inside.first(), crate::preprocess::describe_float_subgraphs(&inside, 8))
+        {
+            return Error::UnsupportedNode {
+                path: model.origin.clone(),
+                node: first.parent.clone(),
+                op_type: first.parent_op.clone(),
+                reason: format!(
+                    "nothing in the main graph would be quantized ({has}), so calibr8 has                      nothing to do: {line}"
+                ),
+            };
+        }
         return Error::config(
             "config_list",
             format!(

@@ -5,7 +5,8 @@
 //! It runs when an [`OnnxModel`] is built (so `calibr8 inspect` refuses the same models as
 //! `quantize`), in this order:
 //! 1. opset of the default domain in [`OPSET_RANGE`];
-//! 2. names: unique node names, every tensor defined once (graph input, initializer or node
+//! 2. names: unique node names ([`OnnxModel`] renames repeated and empty ones before this pass),
+//!    every tensor defined once (graph input, initializer or node
 //!    output), every node input and graph output defined, no cycle;
 //! 3. op domains ([`SUPPORTED_DOMAINS`]) and op types (the ai.onnx operator set);
 //! 4. initializers and `Constant` values: dims ≥ 0, data length matching the dims;
@@ -283,6 +284,14 @@ fn topological_order(
 
 fn check_op(node: &pb::NodeProto) -> Result<(), String> {
     if !SUPPORTED_DOMAINS.contains(&node.domain.as_str()) {
+        if crate::preprocess::is_quantized_op(node) {
+            // Said before the domain: "com.microsoft is not run" hides the actual problem.
+            return Err(format!(
+                "is ONNX Runtime's quantized op {}:{}: the model is already quantized, and \
+                 calibr8 calibrates float models. Give it the float model this one was made from",
+                node.domain, node.op_type
+            ));
+        }
         return Err(format!(
             "is in op domain '{}', which calibr8 does not run (supported: the standard ONNX \
              domain, written '' or 'ai.onnx'). A custom op would be calibrated as something it \

@@ -26,6 +26,11 @@ Writes into tests/data/issue11/:
   if_branches.onnx        opset 13, input x [N, 3, 8, 8]: a Conv in the main graph, then If(mean > 0)
                           whose branches each hold a Conv (left in float: calibr8 says so);
                           GlobalAveragePool.
+  if_only.onnx            opset 13, input x [N, 3, 8, 8]: If(mean(x) > 0) whose branches each hold a
+                          Conv of x: nothing in the main graph to quantize (the error names the If).
+  contrib_quantized.onnx  opset 13 + com.microsoft 1, input x [N, 8]: ONNX Runtime's contrib
+                          DynamicQuantizeMatMul (what quantize_dynamic writes for MatMul with
+                          its contrib ops): refused as already quantized, not for its domain.
   *_calib.npy             float32 calibration batches for x (named like the model; NCHW).
 Every model passes onnx.checker.check_model(full_check=True) and runs in ONNX Runtime.
 """
@@ -260,6 +265,52 @@ def if_branches(rng):
     np.save(os.path.join(OUT, "if_branches_calib.npy"), rng.normal(0, 1, (4, 3, 8, 8)).astype(np.float32))
 
 
+def if_only(rng):
+    inits = [
+        numpy_helper.from_array(f32(rng, (4, 3, 3, 3)), "a.weight"),
+        numpy_helper.from_array(f32(rng, (4, 3, 3, 3)), "b.weight"),
+        numpy_helper.from_array(np.array(0.0, dtype=np.float32), "zero"),
+    ]
+
+    def branch(tag):
+        return helper.make_graph(
+            [helper.make_node("Conv", ["x", f"{tag}.weight"], [f"{tag}_out"], name=f"{tag}_conv",
+                              pads=[1, 1, 1, 1])],
+            f"branch_{tag}", [], [value_info(f"{tag}_out", TensorProto.FLOAT, ["N", 4, 8, 8])])
+
+    nodes = [
+        helper.make_node("ReduceMean", ["x"], ["mean"], name="mean", keepdims=0),
+        helper.make_node("Greater", ["mean", "zero"], ["use_a"], name="positive"),
+        helper.make_node("If", ["use_a"], ["y"], name="choose",
+                         then_branch=branch("a"), else_branch=branch("b")),
+    ]
+    graph = helper.make_graph(
+        nodes, "if_only", [value_info("x", TensorProto.FLOAT, ["N", 3, 8, 8])],
+        [value_info("y", TensorProto.FLOAT, ["N", 4, 8, 8])], inits)
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="calibr8-tests")
+    m.ir_version = 8
+    save(m, "if_only.onnx")
+    np.save(os.path.join(OUT, "if_only_calib.npy"), rng.normal(0, 1, (4, 3, 8, 8)).astype(np.float32))
+
+
+def contrib_quantized(rng):
+    inits = [
+        numpy_helper.from_array(rng.integers(-100, 100, (8, 4)).astype(np.int8), "w_q"),
+        numpy_helper.from_array(np.array(0.01, dtype=np.float32), "w_scale"),
+    ]
+    nodes = [helper.make_node("DynamicQuantizeMatMul", ["x", "w_q", "w_scale"], ["y"],
+                              name="matmul_q", domain="com.microsoft")]
+    graph = helper.make_graph(
+        nodes, "contrib_quantized", [value_info("x", TensorProto.FLOAT, ["N", 8])],
+        [value_info("y", TensorProto.FLOAT, ["N", 4])], inits)
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13),
+                                                helper.make_opsetid("com.microsoft", 1)],
+                          producer_name="calibr8-tests")
+    m.ir_version = 8
+    save(m, "contrib_quantized.onnx")
+    np.save(os.path.join(OUT, "contrib_quantized_calib.npy"), rng.normal(0, 1, (4, 8)).astype(np.float32))
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     unknown_dims(np.random.default_rng(111))
@@ -267,6 +318,8 @@ def main():
     stale_value_info(np.random.default_rng(113))
     conv_integer(np.random.default_rng(114))
     if_branches(np.random.default_rng(115))
+    if_only(np.random.default_rng(116))
+    contrib_quantized(np.random.default_rng(117))
 
 
 if __name__ == "__main__":

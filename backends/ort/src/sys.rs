@@ -230,16 +230,22 @@ impl Session {
             // that is a graph input (captured) is the input's own buffer.
             let feed: Vec<(&str, SessionInputValue<'_>)> =
                 values.iter().map(|(name, value)| (name.as_str(), value.into())).collect();
-            let outputs = self.session.run(feed).map_err(|e| e.to_string())?;
-            self.outputs
-                .iter()
-                .map(|name| {
-                    let value = outputs
-                        .get(name.as_str())
-                        .ok_or_else(|| format!("ONNX Runtime returned no tensor '{name}'"))?;
-                    from_ort(value).map_err(|e| format!("output '{name}': {e}"))
-                })
-                .collect()
+            let mut outputs = self.session.run(feed).map_err(|e| e.to_string())?;
+            // Each output is copied out and its ONNX Runtime buffer freed before the next, so
+            // a calibration run holds the captured tensors once, not twice.
+            let mut copied: Vec<TensorValue> = Vec::with_capacity(self.outputs.len());
+            for (ix, name) in self.outputs.iter().enumerate() {
+                let value = match outputs.remove(name.as_str()) {
+                    Some(value) => from_ort(&value).map_err(|e| format!("output '{name}': {e}"))?,
+                    // Asked for twice: the first copy serves.
+                    None => match self.outputs[..ix].iter().position(|n| n == name) {
+                        Some(first) => copied[first].clone(),
+                        None => return Err(format!("ONNX Runtime returned no tensor '{name}'")),
+                    },
+                };
+                copied.push(value);
+            }
+            Ok(copied)
         })
     }
 }

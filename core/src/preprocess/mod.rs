@@ -21,6 +21,7 @@ mod softmax;
 mod subgraphs;
 mod values;
 
+pub(crate) use already_quantized::is_quantized_op;
 pub use already_quantized::refuse_quantized;
 pub use subgraphs::{describe_float_subgraphs, subgraph_nodes, SubgraphNode};
 

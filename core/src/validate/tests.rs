@@ -136,7 +136,13 @@ fn opset_outside_the_range_or_missing() {
 fn names_and_wiring() {
     let dup =
         model(vec![node("a", "Relu", &["x"], &["t"]), node("a", "Relu", &["t"], &["y"])], vec![]);
-    has(&err(dup), &["node 'a' (Relu)", "unique node names"]);
+    // The pass refuses repeated node names; loading a model renames them first.
+    let limits = Limits { max_memory: 1 << 30 };
+    let refused = crate::validate::validate_proto(&dup, "t.onnx", &limits).unwrap_err();
+    has(&refused.to_string(), &["node 'a' (Relu)", "unique node names"]);
+    let loaded = OnnxModel::from_proto_with(dup, "t.onnx", &limits).unwrap();
+    let names: Vec<&str> = loaded.graph().node.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(names, ["a", "a_1"]);
     let dangling = model(vec![node("a", "Add", &["x", "nowhere"], &["y"])], vec![]);
     has(&err(dangling), &["node 'a' (Add), input 1", "'nowhere'"]);
     let mut unproduced = model(vec![node("a", "Relu", &["x"], &["y"])], vec![]);
