@@ -187,13 +187,17 @@ impl OrtEngine {
         backend: &str,
     ) -> Result<OrtEngine> {
         let extended = capture::with_outputs(model, &options.capture)?;
-        let session =
-            sys::Session::new(runtime, &extended.to_bytes(), threads, provider).map_err(|e| {
-                Error::InvalidModel {
-                    path: model.origin.clone(),
-                    reason: format!("ONNX Runtime ({}): {e}", provider.ort_name()),
-                }
-            })?;
+        let session = sys::Session::new(
+            runtime,
+            &extended.to_bytes(),
+            threads,
+            provider,
+            !options.capture.is_empty(),
+        )
+        .map_err(|e| Error::InvalidModel {
+            path: model.origin.clone(),
+            reason: format!("ONNX Runtime ({}): {e}", provider.ort_name()),
+        })?;
         let mut outputs: Vec<String> = model.outputs().into_iter().map(|o| o.name).collect();
         for name in &options.capture {
             if !outputs.contains(name) {

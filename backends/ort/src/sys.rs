@@ -130,11 +130,17 @@ impl Session {
     /// Builds a session for the serialized model `bytes`: `threads` intra-op threads (`None`:
     /// ONNX Runtime's default, one per physical core), all graph optimizations, on `provider`.
     /// A GPU provider that fails to register is an error (no fallback to the CPU).
+    ///
+    /// `lean` (a session capturing activations for calibration) runs the CPU provider without
+    /// its arena and memory patterns: the arena grows in powers of two and keeps its peak, which
+    /// with every captured activation of a batch as an output is hundreds of MB over what the
+    /// run needs; the large, few allocations of a capture run lose nothing to plain malloc.
     pub fn new(
         runtime: &Runtime,
         bytes: &[u8],
         threads: Option<usize>,
         provider: &Provider,
+        lean: bool,
     ) -> Result<Session, String> {
         contain("creating an ONNX Runtime session", || {
             let err = |e: ort::Error<_>| e.to_string();
@@ -150,6 +156,14 @@ impl Session {
                     .map_err(err)?;
             }
             builder = match provider {
+                Provider::Cpu if lean => builder
+                    .with_memory_pattern(false)
+                    .map_err(err)?
+                    .with_execution_providers([ort::ep::CPU::default()
+                        .with_arena_allocator(false)
+                        .build()
+                        .error_on_failure()])
+                    .map_err(err)?,
                 Provider::Cpu => builder,
                 Provider::Cuda { .. } => {
                     let cuda = provider
