@@ -43,6 +43,10 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Observe one shard of the calibration data into a state file, for `merge` (calibration
     /// across machines; docs/shards.md).
+    ///
+    /// It takes `quantize`'s calibration flags. For results identical to one run over all the
+    /// data, give each shard a multiple of --batch samples; ema and auto do not shard, and
+    /// --histogram defaults to two_pass, the only mode whose shards merge.
     Calibrate(crate::commands::calibrate::CalibrateArgs),
     /// Merge shard states into the artifacts `quantize` writes (or into one state file).
     Merge(crate::commands::merge::MergeArgs),
@@ -108,6 +112,37 @@ pub enum HistogramArg {
 /// `calibr8 quantize`.
 #[derive(Debug, Args)]
 pub struct QuantizeArgs {
+    #[command(flatten)]
+    pub calibration: CalibrationArgs,
+
+    /// Output folder, replaced as a whole: readers see the old set or the new one, never a mix
+    /// (created if missing; other files in it are kept).
+    #[arg(long, short, value_name = "DIR", help_heading = "Output")]
+    pub out: PathBuf,
+
+    /// TensorRT version written in the calibration cache header (TensorRT rejects others).
+    #[arg(
+        long,
+        value_name = "X.Y.Z",
+        default_value = "10.9.0",
+        help_heading = "Output",
+        env = "CALIBR8_TRT_VERSION",
+        value_parser = crate::parse::trt_version,
+        allow_hyphen_values = true
+    )]
+    pub trt_version: calibr8::export::TrtVersion,
+
+    /// Tensor names in calibration.cache: the model's (`onnx`), or those NNI 3.0's
+    /// `compress_with_calibrator` export gives TensorRT (`nni`: input `actual_input_1`, output
+    /// `output1`).
+    #[arg(long, value_enum, default_value = "onnx", help_heading = "NNI")]
+    pub trt_cache_names: CacheNamesArg,
+}
+
+/// What `quantize` and `calibrate` share: the model, its data, how it is observed and what is
+/// quantized, so a shard's configuration is built exactly as `quantize` builds it.
+#[derive(Clone, Debug, Args)]
+pub struct CalibrationArgs {
     /// The float ONNX model (opset 11–21).
     pub model: PathBuf,
 
@@ -177,29 +212,6 @@ pub struct QuantizeArgs {
         overrides_with = "no_fold_batchnorm"
     )]
     pub fold_batchnorm: bool,
-
-    /// Output folder, replaced as a whole: readers see the old set or the new one, never a mix
-    /// (created if missing; other files in it are kept).
-    #[arg(long, short, value_name = "DIR", help_heading = "Output")]
-    pub out: PathBuf,
-
-    /// TensorRT version written in the calibration cache header (TensorRT rejects others).
-    #[arg(
-        long,
-        value_name = "X.Y.Z",
-        default_value = "10.9.0",
-        help_heading = "Output",
-        env = "CALIBR8_TRT_VERSION",
-        value_parser = crate::parse::trt_version,
-        allow_hyphen_values = true
-    )]
-    pub trt_version: calibr8::export::TrtVersion,
-
-    /// Tensor names in calibration.cache: the model's (`onnx`), or those NNI 3.0's
-    /// `compress_with_calibrator` export gives TensorRT (`nni`: input `actual_input_1`, output
-    /// `output1`).
-    #[arg(long, value_enum, default_value = "onnx", help_heading = "NNI")]
-    pub trt_cache_names: CacheNamesArg,
 
     /// JSON `{"onnx node name": "module.path"}` for nodes whose names do not give the PyTorch
     /// module (torch < 1.13 names such as `Relu_3`); `null` leaves a node out.

@@ -3,7 +3,7 @@
 //! per-tensor min/max; the histogram pass (`--range STATES`) fills histograms on the grid the
 //! merged range states fix.
 
-use crate::args::{CacheNamesArg, HistogramArg, MethodArg, QuantizeArgs};
+use crate::args::{CalibrationArgs, HistogramArg};
 use crate::output::Output;
 use anyhow::Context;
 use calibr8::calibration::ObserverConfig;
@@ -17,13 +17,9 @@ use std::process::ExitCode;
 /// `calibr8 calibrate`.
 #[derive(Debug, Args)]
 pub struct CalibrateArgs {
-    /// The float ONNX model (opset 11–21).
-    pub model: PathBuf,
-
-    /// This shard's calibration data (same forms as `quantize --calib`). For results identical
-    /// to one run over all data, give each shard a multiple of --batch samples.
-    #[arg(long, value_name = "DATA", help_heading = "Calibration")]
-    pub calib: PathBuf,
+    /// The model, this shard's part of the data, and `quantize`'s calibration flags.
+    #[command(flatten)]
+    pub calibration: CalibrationArgs,
 
     /// Where to write this shard's state (a `.c8state` file, written atomically).
     #[arg(long, value_name = "FILE", help_heading = "Shards")]
@@ -38,99 +34,6 @@ pub struct CalibrateArgs {
     /// histogram grid every shard shares.
     #[arg(long, value_name = "STATE", num_args = 1.., help_heading = "Shards")]
     pub range: Vec<PathBuf>,
-
-    /// Observer for activations: minmax, percentile, entropy or mse (ema and auto do not
-    /// shard) [default: the config file's method].
-    #[arg(long, value_enum, help_heading = "Calibration", env = "CALIBR8_METHOD")]
-    pub method: Option<MethodArg>,
-
-    /// Percentile for --method percentile, in (0, 100].
-    #[arg(long, value_name = "P", help_heading = "Calibration", allow_negative_numbers = true)]
-    pub percentile: Option<f64>,
-
-    /// Histogram mode [default: two_pass, the only mode whose shards merge].
-    #[arg(long, value_enum, help_heading = "Calibration", hide = true)]
-    pub histogram: Option<HistogramArg>,
-
-    /// Samples per batch fed to the model [default: the model's fixed batch, else 32].
-    #[arg(
-        long,
-        value_name = "N",
-        help_heading = "Calibration",
-        value_parser = crate::parse::batch,
-        allow_negative_numbers = true
-    )]
-    pub batch: Option<usize>,
-
-    /// Dims for a dynamic model input, NAME=1x3x48x320 (repeat for several inputs).
-    #[arg(long = "input-shape", value_name = "NAME=DIMS", help_heading = "Calibration")]
-    pub input_shape: Vec<String>,
-
-    /// Batches run at once [default: the available cores].
-    #[arg(long, short = 'j', value_name = "N", help_heading = "Calibration", env = "CALIBR8_JOBS")]
-    pub jobs: Option<usize>,
-
-    /// Quantization config (JSON or YAML; NNI config_list keys accepted).
-    #[arg(long, value_name = "FILE", help_heading = "What to quantize")]
-    pub config: Option<PathBuf>,
-
-    /// One scale per weight tensor instead of per output channel.
-    #[arg(long, help_heading = "What to quantize")]
-    pub per_tensor_weights: bool,
-
-    #[command(flatten)]
-    pub rules: crate::rules::RuleArgs,
-
-    /// Keep BatchNormalization nodes instead of folding them.
-    #[arg(long, help_heading = "What to quantize")]
-    pub no_fold_batchnorm: bool,
-
-    /// JSON `{"onnx node name": "module.path"}` for the NNI configs `merge` writes.
-    #[arg(long, value_name = "FILE", help_heading = "NNI", env = "CALIBR8_NNI_MODULE_MAP")]
-    pub nni_module_map: Option<PathBuf>,
-
-    /// Skip the observations only the NNI configs need.
-    #[arg(long, help_heading = "NNI")]
-    pub no_nni_outputs: bool,
-
-    /// Backend capturing activations.
-    #[arg(
-        long,
-        value_enum,
-        default_value = "tract",
-        help_heading = "Backend",
-        env = "CALIBR8_BACKEND"
-    )]
-    pub backend: calibr8::BackendKind,
-}
-
-impl CalibrateArgs {
-    /// The same flags as `quantize` would take, so the configuration is built exactly as
-    /// `quantize` builds it (and states compare equal to a `quantize` run's config).
-    fn as_quantize_args(&self) -> QuantizeArgs {
-        QuantizeArgs {
-            model: self.model.clone(),
-            calib: self.calib.clone(),
-            method: self.method,
-            percentile: self.percentile,
-            histogram: Some(self.histogram.unwrap_or(HistogramArg::TwoPass)),
-            batch: self.batch,
-            input_shape: self.input_shape.clone(),
-            jobs: self.jobs,
-            config: self.config.clone(),
-            per_tensor_weights: self.per_tensor_weights,
-            no_per_tensor_weights: false,
-            rules: self.rules.clone(),
-            no_fold_batchnorm: self.no_fold_batchnorm,
-            fold_batchnorm: false,
-            out: self.state.clone(),
-            trt_version: Default::default(),
-            trt_cache_names: CacheNamesArg::Onnx,
-            nni_module_map: self.nni_module_map.clone(),
-            no_nni_outputs: self.no_nni_outputs,
-            backend: self.backend,
-        }
-    }
 }
 
 /// `calibr8 calibrate --format json` (docs/cli-json.md).
@@ -149,7 +52,11 @@ struct CalibrateJson {
 }
 
 pub fn run(args: CalibrateArgs, out: Output) -> anyhow::Result<ExitCode> {
-    let config = crate::commands::quantize::config_from_args(&args.as_quantize_args())?;
+    // Built exactly as `quantize` builds it, so a shard's config compares equal to a
+    // `quantize` run's; the histogram mode defaults to the only one whose shards merge.
+    let mut flags = args.calibration.clone();
+    flags.histogram = Some(flags.histogram.unwrap_or(HistogramArg::TwoPass));
+    let config = crate::commands::quantize::config_from_args(&flags)?;
     check_shardable(&config)?;
     let needs_grid = ObserverConfig::new(config.method.clone()).collects_histogram();
     if needs_grid && !args.range_only && args.range.is_empty() {
@@ -177,13 +84,13 @@ pub fn run(args: CalibrateArgs, out: Output) -> anyhow::Result<ExitCode> {
             .context("reading --range")?;
         Some(ShardState::merge(&states).context("merging the --range states")?)
     };
-    let model = OnnxModel::load(&args.model)?;
-    args.rules.check_nodes(&model)?;
+    let model = OnnxModel::load(&flags.model)?;
+    flags.rules.check_nodes(&model)?;
     let shaped = calibr8::core::shapes::with_input_shapes(&model, &config.input_shapes)?;
-    let batch = crate::batch::batch_size(&shaped, args.batch)?;
-    let data = NpySource::open(&args.calib, batch)?;
-    let backend = args.backend.backend()?;
-    let jobs = match args.jobs {
+    let batch = crate::batch::batch_size(&shaped, flags.batch)?;
+    let data = NpySource::open(&flags.calib, batch)?;
+    let backend = flags.backend.backend()?;
+    let jobs = match flags.jobs {
         Some(0) => anyhow::bail!("--jobs must be at least 1"),
         Some(n) => n,
         None => calibr8::core::parallel::default_jobs(),
@@ -202,7 +109,7 @@ pub fn run(args: CalibrateArgs, out: Output) -> anyhow::Result<ExitCode> {
     let state = observe_shard(backend.as_ref(), &model, &data, &config, pass, jobs, &mut |p| {
         stages.step(p.batch, &format!("batch {}", p.batch))
     })
-    .with_context(|| format!("observing {} on {}", model.origin, args.calib.display()))?;
+    .with_context(|| format!("observing {} on {}", model.origin, flags.calib.display()))?;
     stages.finish();
     let elapsed = started.elapsed();
     state.write(&args.state)?;
@@ -214,7 +121,7 @@ pub fn run(args: CalibrateArgs, out: Output) -> anyhow::Result<ExitCode> {
         model: model.origin.clone(),
         model_sha256: state.model.sha256.clone(),
         method: config.method.to_string(),
-        calibration_data: args.calib.display().to_string(),
+        calibration_data: flags.calib.display().to_string(),
         samples: state.samples(),
         batches,
         tensors: state.tensors.len(),

@@ -1,6 +1,6 @@
 //! `calibr8 quantize`: CLI flags → a validated `QuantConfig` → calibrate → write artifacts.
 
-use crate::args::{CacheNamesArg, HistogramArg, QuantizeArgs};
+use crate::args::{CacheNamesArg, CalibrationArgs, HistogramArg, QuantizeArgs};
 use crate::output::Output;
 use crate::summary;
 use anyhow::Context;
@@ -11,7 +11,7 @@ use calibr8::{CalibrationData, NpySource, OnnxModel, QuantConfig};
 use std::process::ExitCode;
 
 /// Builds the config from the file (or TensorRT's preset) and the flags, which win.
-pub fn config_from_args(args: &QuantizeArgs) -> anyhow::Result<QuantConfig> {
+pub fn config_from_args(args: &CalibrationArgs) -> anyhow::Result<QuantConfig> {
     let mut config = match &args.config {
         Some(path) => QuantConfig::load(path)?,
         None => QuantConfig::default(),
@@ -56,19 +56,20 @@ pub fn config_from_args(args: &QuantizeArgs) -> anyhow::Result<QuantConfig> {
 }
 
 pub fn run(args: QuantizeArgs, out: Output) -> anyhow::Result<ExitCode> {
-    let config = config_from_args(&args)?;
+    let config = config_from_args(&args.calibration)?;
+    let flags = &args.calibration;
     let trt_version = args.trt_version;
-    let model = OnnxModel::load(&args.model)?;
-    args.rules.check_nodes(&model)?;
+    let model = OnnxModel::load(&flags.model)?;
+    flags.rules.check_nodes(&model)?;
     // --input-shape may fix the batch of a dynamic model.
     let shaped = calibr8::core::shapes::with_input_shapes(&model, &config.input_shapes)?;
-    let batch = crate::batch::batch_size(&shaped, args.batch)?;
-    let data = NpySource::open(&args.calib, batch)?;
-    let backend = args.backend.backend()?;
+    let batch = crate::batch::batch_size(&shaped, flags.batch)?;
+    let data = NpySource::open(&flags.calib, batch)?;
+    let backend = flags.backend.backend()?;
     if std::path::Path::new(&args.out).is_file() {
         anyhow::bail!("--out {} is a file; give a folder", args.out.display());
     }
-    let jobs = match args.jobs {
+    let jobs = match flags.jobs {
         Some(0) => anyhow::bail!("--jobs must be at least 1"),
         Some(n) => n,
         None => calibr8::core::parallel::default_jobs(),
@@ -121,7 +122,7 @@ pub fn run(args: QuantizeArgs, out: Output) -> anyhow::Result<ExitCode> {
     let samples = data.num_samples();
     out.result(
         || summary::text(&quantized, samples, elapsed, &written),
-        &summary::json(&quantized, &model, &args.calib, samples, elapsed, &written),
+        &summary::json(&quantized, &model, &flags.calib, samples, elapsed, &written),
     )?;
     Ok(ExitCode::SUCCESS)
 }
