@@ -2,19 +2,11 @@
 //! pictures (their numbers checked against bench.json), and bad inputs failing with exit code 2.
 //! See: https://github.com/calibr8/calibr8/issues/5
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+use common::*;
 
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
-}
-
-fn calibr8(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_calibr8")).args(args).output().expect("runs calibr8")
-}
-
-const MODEL: &str = "examples/digits/digits_cnn.onnx";
-const CALIB: &str = "examples/digits/calib.npy";
+use std::path::Path;
+use std::process::Command;
 
 #[test]
 fn issue_5_bench_times_tract_rows_and_writes_json_markdown_and_plots() {

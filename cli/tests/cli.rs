@@ -2,23 +2,8 @@
 //! catalogue lives in `catalogue.rs`.
 //! See: https://github.com/calibr8/calibr8/issues/2
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
-}
-
-fn calibr8(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_calibr8")).args(args).output().expect("runs calibr8")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-const MODEL: &str = "examples/digits/digits_cnn.onnx";
-const CALIB: &str = "examples/digits/calib.npy";
+mod common;
+use common::*;
 
 #[test]
 fn quantize_writes_every_artifact_and_a_summary() {

@@ -3,17 +3,14 @@
 //! exit codes, bad inputs, and the TensorRT plan of a mixed model (CPU only).
 //! See: https://github.com/calibr8/calibr8/issues/5
 
+mod common;
+use common::*;
+
 use calibr8::prelude::*;
 use calibr8::tensorrt::{LoweringMode, TrtOptions, TrtPlan};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
-}
-
-const MODEL: &str = "examples/digits/digits_cnn.onnx";
-const CALIB: &str = "examples/digits/calib.npy";
 const EVAL: &str = "examples/digits/eval.npy";
 const LABELS: &str = "examples/digits/eval_labels.npy";
 
@@ -33,10 +30,6 @@ fn compare(extra: &[&str], out: &Path) -> Output {
     ];
     args.extend_from_slice(extra);
     Command::new(env!("CARGO_BIN_EXE_calibr8")).args(args).output().expect("runs calibr8")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 fn stdout(o: &Output) -> String {

@@ -5,16 +5,11 @@
 //! CALIBR8_NNI_WHEELS): `pip download --no-deps nni==X -d third_party/nni` for X in 2.10.1 and 3.0.
 //! See: https://github.com/calibr8/calibr8/issues/15
 
+mod common;
+use common::*;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
-}
-
-fn calibr8(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_calibr8")).args(args).output().expect("runs calibr8")
-}
+use std::process::Command;
 
 fn quantize(model: &str, method: &str, extra: &[&str]) -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();

@@ -3,24 +3,12 @@
 //! These need the real ONNX Runtime (CI installs it): where it is missing they fail, saying so.
 //! See: https://github.com/calibr8/calibr8/issues/13
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+use common::*;
 
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
-}
+use std::path::Path;
 
-fn calibr8(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_calibr8")).args(args).output().expect("runs calibr8")
-}
-
-const MODEL: &str = "examples/digits/digits_cnn.onnx";
-const CALIB: &str = "examples/digits/calib.npy";
 const EVAL: &str = "examples/digits/eval.npy";
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 fn quantize(backend: &str, out: &Path) -> serde_json::Value {
     let (model, calib) = (repo(MODEL), repo(CALIB));

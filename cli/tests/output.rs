@@ -4,16 +4,11 @@
 //! a QDQ export whose int8 rows would run in float.
 //! See: https://github.com/calibr8/calibr8/issues/14
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::*;
+
+use std::path::Path;
 use std::process::{Command, Output};
-
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
-}
-
-fn calibr8(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_calibr8")).args(args).output().expect("runs calibr8")
-}
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -31,8 +26,6 @@ fn json(o: &Output) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("stdout is not one JSON document: {e}\n{out}"))
 }
 
-const MODEL: &str = "examples/digits/digits_cnn.onnx";
-const CALIB: &str = "examples/digits/calib.npy";
 const EVAL: &str = "examples/digits/eval.npy";
 
 fn quantize(dir: &Path, extra: &[&str]) -> Output {
