@@ -37,8 +37,21 @@ from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantT
                                       quantize_static)
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
-FLOAT_COMPUTE = {"Conv", "Gemm", "MatMul", "Add", "Mul", "AveragePool", "GlobalAveragePool",
-                 "MaxPool", "FusedConv", "FusedGemm", "FusedMatMul"}
+def op_kinds():
+    """{"int8": {...}, "float": {...}} from backends/ort/ort_cpu_kernels.txt, the list
+    calibr8_ort::cpu_kernels reads too."""
+    kinds = collections.defaultdict(set)
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "backends", "ort",
+                        "ort_cpu_kernels.txt")
+    with open(path) as f:
+        for line in f:
+            if line.strip() and not line.startswith("#"):
+                kind, *ops = line.split()
+                kinds[kind].update(ops)
+    return kinds
+
+
+OP_KINDS = op_kinds()
 
 
 class Reader(CalibrationDataReader):
@@ -103,8 +116,8 @@ def kernels(path, out):
     options.log_severity_level = 3
     ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
     ops = collections.Counter(n.op_type for n in onnx.load(options.optimized_model_filepath).graph.node)
-    int8 = sum(c for op, c in ops.items() if op.startswith("QLinear") or op in ("QGemm", "MatMulIntegerToFloat", "ConvInteger", "MatMulInteger"))
-    flt = sum(c for op, c in ops.items() if op in FLOAT_COMPUTE)
+    int8 = sum(c for op, c in ops.items() if op in OP_KINDS["int8"])
+    flt = sum(c for op, c in ops.items() if op in OP_KINDS["float"])
     return f"{int8} int8 / {flt} float"
 
 

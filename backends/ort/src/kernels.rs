@@ -8,39 +8,18 @@ use calibr8_core::{pb, Error, OnnxModel, Result};
 use prost::Message as _;
 use std::collections::BTreeMap;
 
-/// Op types of ONNX Runtime's int8 CPU kernels.
-const INT8_KERNELS: &[&str] = &[
-    "QLinearConv",
-    "QLinearMatMul",
-    "QGemm",
-    "QLinearAdd",
-    "QLinearMul",
-    "QLinearAveragePool",
-    "QLinearGlobalAveragePool",
-    "QLinearConcat",
-    "QLinearSigmoid",
-    "QLinearLeakyRelu",
-    "QLinearSoftmax",
-    "MatMulIntegerToFloat",
-    "DynamicQuantizeMatMul",
-    "ConvInteger",
-    "MatMulInteger",
-];
+/// Which op types are ONNX Runtime's int8 CPU kernels and which compute in float: one list,
+/// shared with `scripts/ort_cpu_bench.py`.
+const OP_KINDS: &str = include_str!("../ort_cpu_kernels.txt");
 
-/// Compute ops that, left in the optimized graph, run in float.
-const FLOAT_COMPUTE: &[&str] = &[
-    "Conv",
-    "FusedConv",
-    "NchwcConv",
-    "Gemm",
-    "FusedGemm",
-    "MatMul",
-    "FusedMatMul",
-    "Add",
-    "Mul",
-    "AveragePool",
-    "GlobalAveragePool",
-];
+/// Whether `op` is listed under `kind` (`int8` or `float`) in [`OP_KINDS`].
+fn is_kind(op: &str, kind: &str) -> bool {
+    OP_KINDS
+        .lines()
+        .filter_map(|line| line.strip_prefix(kind)?.strip_prefix(' '))
+        .flat_map(str::split_whitespace)
+        .any(|listed| listed == op)
+}
 
 /// The optimized graph's op counts, split the way the question is asked.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -93,11 +72,30 @@ pub fn cpu_kernels(model: &OnnxModel, threads: Option<usize>) -> Result<Kernels>
     for node in optimized.graph.iter().flat_map(|g| &g.node) {
         let op = node.op_type.clone();
         *kernels.all.entry(op.clone()).or_default() += 1;
-        if INT8_KERNELS.contains(&op.as_str()) {
+        if is_kind(&op, "int8") {
             *kernels.int8.entry(op).or_default() += 1;
-        } else if FLOAT_COMPUTE.contains(&op.as_str()) {
+        } else if is_kind(&op, "float") {
             *kernels.float.entry(op).or_default() += 1;
         }
     }
     Ok(kernels)
+}
+
+#[cfg(test)]
+mod op_kind_tests {
+    use super::is_kind;
+
+    #[test]
+    fn the_shared_list_sorts_int8_kernels_from_float_compute() {
+        for op in ["QLinearConv", "QGemm", "QLinearGlobalAveragePool", "MatMulInteger"] {
+            assert!(is_kind(op, "int8") && !is_kind(op, "float"), "{op}");
+        }
+        for op in ["Conv", "NchwcConv", "FusedGemm", "GlobalAveragePool"] {
+            assert!(is_kind(op, "float") && !is_kind(op, "int8"), "{op}");
+        }
+        // Neither: data movement and ops that run on u8 as they are.
+        for op in ["MaxPool", "Relu", "QuantizeLinear", "Flatten", "QLinear"] {
+            assert!(!is_kind(op, "int8") && !is_kind(op, "float"), "{op}");
+        }
+    }
 }
