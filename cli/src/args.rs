@@ -120,6 +120,13 @@ pub struct QuantizeArgs {
     #[arg(long, short, value_name = "DIR", help_heading = "Output")]
     pub out: PathBuf,
 
+    #[command(flatten)]
+    pub cache: CacheArgs,
+}
+
+/// How `calibration.cache` is written (`quantize`, `merge`).
+#[derive(Clone, Debug, Args)]
+pub struct CacheArgs {
     /// TensorRT version written in the calibration cache header (TensorRT rejects others).
     #[arg(
         long,
@@ -137,6 +144,17 @@ pub struct QuantizeArgs {
     /// `output1`).
     #[arg(long, value_enum, default_value = "onnx", help_heading = "NNI")]
     pub trt_cache_names: CacheNamesArg,
+}
+
+impl CacheArgs {
+    /// The export options these flags ask for.
+    pub fn artifact_options(&self) -> calibr8::export::ArtifactOptions {
+        let cache_naming = match self.trt_cache_names {
+            CacheNamesArg::Onnx => calibr8::export::CacheNaming::Onnx,
+            CacheNamesArg::Nni => calibr8::export::CacheNaming::Nni,
+        };
+        calibr8::export::ArtifactOptions { trt_version: self.trt_version, cache_naming }
+    }
 }
 
 /// What `quantize` and `calibrate` share: the model, its data, how it is observed and what is

@@ -2,12 +2,11 @@
 //! `quantize` writes, bit for bit those of a two-pass run over all the shards' data; or, with
 //! `--out FILE.c8state`, into one state (the range states of every shard, or a partial merge).
 
-use crate::args::CacheNamesArg;
 use crate::output::Output;
 use crate::summary;
 use anyhow::Context;
 use calibr8::core::shards::ShardState;
-use calibr8::export::{write_artifacts, ArtifactOptions, CacheNaming};
+use calibr8::export::write_artifacts;
 use calibr8::OnnxModel;
 use clap::Args;
 use serde::Serialize;
@@ -31,21 +30,8 @@ pub struct MergeArgs {
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub model: Option<PathBuf>,
 
-    /// TensorRT version written in the calibration cache header.
-    #[arg(
-        long,
-        value_name = "X.Y.Z",
-        default_value = "10.9.0",
-        help_heading = "Output",
-        env = "CALIBR8_TRT_VERSION",
-        value_parser = crate::parse::trt_version,
-        allow_hyphen_values = true
-    )]
-    pub trt_version: calibr8::export::TrtVersion,
-
-    /// Tensor names in calibration.cache (as `quantize --trt-cache-names`).
-    #[arg(long, value_enum, default_value = "onnx", help_heading = "NNI")]
-    pub trt_cache_names: CacheNamesArg,
+    #[command(flatten)]
+    pub cache: crate::args::CacheArgs,
 }
 
 /// `calibr8 merge --out FILE.c8state --format json` (docs/cli-json.md).
@@ -99,16 +85,8 @@ pub fn run(args: MergeArgs, out: Output) -> anyhow::Result<ExitCode> {
     let quantized = merged
         .quantize(&model)
         .with_context(|| format!("finishing {} states of {}", states.len(), model.origin))?;
-    let cache_naming = match args.trt_cache_names {
-        CacheNamesArg::Onnx => CacheNaming::Onnx,
-        CacheNamesArg::Nni => CacheNaming::Nni,
-    };
-    let written = write_artifacts(
-        &quantized,
-        &args.out,
-        &ArtifactOptions { trt_version: args.trt_version, cache_naming },
-    )
-    .with_context(|| format!("writing artifacts to {}", args.out.display()))?;
+    let written = write_artifacts(&quantized, &args.out, &args.cache.artifact_options())
+        .with_context(|| format!("writing artifacts to {}", args.out.display()))?;
     let elapsed = started.elapsed();
     for warning in summary::clipping_warnings(&quantized) {
         out.log(format!("warning: {warning}"));

@@ -1,12 +1,12 @@
 //! `calibr8 quantize`: CLI flags → a validated `QuantConfig` → calibrate → write artifacts.
 
-use crate::args::{CacheNamesArg, CalibrationArgs, HistogramArg, QuantizeArgs};
+use crate::args::{CalibrationArgs, HistogramArg, QuantizeArgs};
 use crate::output::Output;
 use crate::summary;
 use anyhow::Context;
 use calibr8::calibration::HistogramMode;
 use calibr8::core::config::GranularityName;
-use calibr8::export::{write_artifacts, ArtifactOptions, CacheNaming};
+use calibr8::export::write_artifacts;
 use calibr8::{CalibrationData, NpySource, OnnxModel, QuantConfig};
 use std::process::ExitCode;
 
@@ -58,7 +58,6 @@ pub fn config_from_args(args: &CalibrationArgs) -> anyhow::Result<QuantConfig> {
 pub fn run(args: QuantizeArgs, out: Output) -> anyhow::Result<ExitCode> {
     let config = config_from_args(&args.calibration)?;
     let flags = &args.calibration;
-    let trt_version = args.trt_version;
     let model = OnnxModel::load(&flags.model)?;
     flags.rules.check_nodes(&model)?;
     // --input-shape may fix the batch of a dynamic model.
@@ -98,13 +97,8 @@ pub fn run(args: QuantizeArgs, out: Output) -> anyhow::Result<ExitCode> {
     stages.finish();
     let elapsed = started.elapsed();
 
-    let cache_naming = match args.trt_cache_names {
-        CacheNamesArg::Onnx => CacheNaming::Onnx,
-        CacheNamesArg::Nni => CacheNaming::Nni,
-    };
-    let written =
-        write_artifacts(&quantized, &args.out, &ArtifactOptions { trt_version, cache_naming })
-            .with_context(|| format!("writing artifacts to {}", args.out.display()))?;
+    let written = write_artifacts(&quantized, &args.out, &args.cache.artifact_options())
+        .with_context(|| format!("writing artifacts to {}", args.out.display()))?;
 
     if let Some(line) = summary::auto_line(&quantized) {
         out.log(line);
