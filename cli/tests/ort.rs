@@ -7,24 +7,21 @@ mod common;
 use common::*;
 
 use std::path::Path;
+use std::process::Output;
 
 const EVAL: &str = "examples/digits/eval.npy";
 
-fn quantize(backend: &str, out: &Path) -> serde_json::Value {
+/// `calibr8 quantize` on the digits model with `flags`, writing `out`.
+fn quantize_digits(flags: &[&str], out: &Path) -> Output {
     let (model, calib) = (repo(MODEL), repo(CALIB));
-    let o = calibr8(&[
-        "quantize",
-        model.to_str().unwrap(),
-        "--calib",
-        calib.to_str().unwrap(),
-        "--method",
-        "minmax",
-        "--backend",
-        backend,
-        "--quiet",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let mut args = vec!["quantize", model.to_str().unwrap(), "--calib", calib.to_str().unwrap()];
+    args.extend_from_slice(flags);
+    args.extend_from_slice(&["--out", out.to_str().unwrap()]);
+    calibr8(&args)
+}
+
+fn quantize(backend: &str, out: &Path) -> serde_json::Value {
+    let o = quantize_digits(&["--method", "minmax", "--backend", backend, "--quiet"], out);
     assert_eq!(
         o.status.code(),
         Some(0),
@@ -128,37 +125,16 @@ fn issue_13_bench_has_onnx_runtime_rows() {
 
 #[test]
 fn issue_13_quantize_preset_cpu_writes_the_onnx_runtime_layout() {
-    let (model, calib) = (repo(MODEL), repo(CALIB));
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("cpu");
-    let o = calibr8(&[
-        "quantize",
-        model.to_str().unwrap(),
-        "--calib",
-        calib.to_str().unwrap(),
-        "--method",
-        "minmax",
-        "--preset",
-        "cpu-avx2",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = quantize_digits(&["--method", "minmax", "--preset", "cpu-avx2"], &out);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let qdq = calibr8::OnnxModel::load(out.join("model.qdq.onnx")).unwrap();
     let kernels = calibr8::ort::cpu_kernels(&qdq, Some(1)).unwrap();
     assert_eq!(kernels.float_count(), 0, "{kernels}: {:?}", kernels.float);
     assert!(kernels.int8_count() >= 4, "{kernels}");
     // A bad preset names the flag and the choices.
-    let o = calibr8(&[
-        "quantize",
-        model.to_str().unwrap(),
-        "--calib",
-        calib.to_str().unwrap(),
-        "--preset",
-        "gpu",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = quantize_digits(&["--preset", "gpu"], &out);
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
     assert!(err.contains("--preset") && err.contains("cpu-avx2"), "{err}");

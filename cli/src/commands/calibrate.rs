@@ -8,7 +8,7 @@ use crate::output::Output;
 use anyhow::Context;
 use calibr8::calibration::ObserverConfig;
 use calibr8::core::shards::{check_shardable, observe_shard, ShardPass, ShardState};
-use calibr8::{CalibrationData, NpySource, OnnxModel};
+use calibr8::CalibrationData;
 use clap::Args;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -84,17 +84,8 @@ pub fn run(args: CalibrateArgs, out: Output) -> anyhow::Result<ExitCode> {
             .context("reading --range")?;
         Some(ShardState::merge(&states).context("merging the --range states")?)
     };
-    let model = OnnxModel::load(&flags.model)?;
-    flags.rules.check_nodes(&model)?;
-    let shaped = calibr8::core::shapes::with_input_shapes(&model, &config.input_shapes)?;
-    let batch = crate::batch::batch_size(&shaped, flags.batch)?;
-    let data = NpySource::open(&flags.calib, batch)?;
-    let backend = flags.backend.backend()?;
-    let jobs = match flags.jobs {
-        Some(0) => anyhow::bail!("--jobs must be at least 1"),
-        Some(n) => n,
-        None => calibr8::core::parallel::default_jobs(),
-    };
+    let crate::commands::quantize::Inputs { model, data, backend, jobs } =
+        crate::commands::quantize::Inputs::open(&flags, &config)?;
     let pass = match &grid {
         Some(g) => ShardPass::OnGrid(g),
         None => ShardPass::Ranges,

@@ -55,24 +55,45 @@ pub fn config_from_args(args: &CalibrationArgs) -> anyhow::Result<QuantConfig> {
     Ok(config)
 }
 
+/// What a calibration run reads, opened from the flags the same way by `quantize` and
+/// `calibrate`.
+pub struct Inputs {
+    /// The model, its rule flags checked against its nodes.
+    pub model: OnnxModel,
+    /// The calibration data, in batches of --batch (or the model's fixed batch).
+    pub data: NpySource,
+    /// The backend capturing activations.
+    pub backend: Box<dyn calibr8::Backend>,
+    /// Batches run at once.
+    pub jobs: usize,
+}
+
+impl Inputs {
+    /// Loads the model, opens the data and the backend, and resolves --jobs.
+    pub fn open(flags: &CalibrationArgs, config: &QuantConfig) -> anyhow::Result<Inputs> {
+        let model = OnnxModel::load(&flags.model)?;
+        flags.rules.check_nodes(&model)?;
+        // --input-shape may fix the batch of a dynamic model.
+        let shaped = calibr8::core::shapes::with_input_shapes(&model, &config.input_shapes)?;
+        let batch = crate::batch::batch_size(&shaped, flags.batch)?;
+        let data = NpySource::open(&flags.calib, batch)?;
+        let backend = flags.backend.backend()?;
+        let jobs = match flags.jobs {
+            Some(0) => anyhow::bail!("--jobs must be at least 1"),
+            Some(n) => n,
+            None => calibr8::core::parallel::default_jobs(),
+        };
+        Ok(Inputs { model, data, backend, jobs })
+    }
+}
+
 pub fn run(args: QuantizeArgs, out: Output) -> anyhow::Result<ExitCode> {
     let config = config_from_args(&args.calibration)?;
     let flags = &args.calibration;
-    let model = OnnxModel::load(&flags.model)?;
-    flags.rules.check_nodes(&model)?;
-    // --input-shape may fix the batch of a dynamic model.
-    let shaped = calibr8::core::shapes::with_input_shapes(&model, &config.input_shapes)?;
-    let batch = crate::batch::batch_size(&shaped, flags.batch)?;
-    let data = NpySource::open(&flags.calib, batch)?;
-    let backend = flags.backend.backend()?;
+    let Inputs { model, data, backend, jobs } = Inputs::open(flags, &config)?;
     if std::path::Path::new(&args.out).is_file() {
         anyhow::bail!("--out {} is a file; give a folder", args.out.display());
     }
-    let jobs = match flags.jobs {
-        Some(0) => anyhow::bail!("--jobs must be at least 1"),
-        Some(n) => n,
-        None => calibr8::core::parallel::default_jobs(),
-    };
 
     if config.preset == calibr8::Preset::Cpu {
         if let Some(note) = crate::cpu::cpu_preset_note() {
