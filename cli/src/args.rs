@@ -231,6 +231,12 @@ pub struct CalibrationArgs {
     )]
     pub fold_batchnorm: bool,
 
+    /// Correct each quantized Conv / Gemm bias for the mean output shift its weight rounding
+    /// causes, measured on the calibration data (one extra float pass; mostly useful with
+    /// --per-tensor-weights). Changes the exported models, not the calibration cache.
+    #[arg(long, help_heading = "What to quantize")]
+    pub bias_correction: bool,
+
     /// JSON `{"onnx node name": "module.path"}` for nodes whose names do not give the PyTorch
     /// module (torch < 1.13 names such as `Relu_3`); `null` leaves a node out.
     #[arg(long, value_name = "FILE", help_heading = "NNI", env = "CALIBR8_NNI_MODULE_MAP")]

@@ -77,7 +77,27 @@ pub fn auto_line(q: &QuantizedModel) -> Option<String> {
         *counts.entry(choice.chosen.to_string()).or_default() += 1;
     }
     let list: Vec<String> = counts.iter().map(|(m, n)| format!("{m} ×{n}")).collect();
-    Some(format!("auto chose per tensor: {} (scores in ranges.json)", list.join(", ")))
+    let mut line = format!("auto chose per tensor: {} (scores in ranges.json)", list.join(", "));
+    if let Some(search) = &q.auto_search {
+        let db = |v: f64| if v.is_finite() { format!("{v:.1} dB") } else { format!("{v} dB") };
+        let whole: Vec<String> =
+            search.candidates.iter().map(|c| format!("{} {}", c.name, db(c.sqnr_db))).collect();
+        let changed: Vec<String> = search
+            .steps
+            .iter()
+            .filter_map(|s| s.taken.as_ref().map(|t| format!("block {} → {t}", s.block + 1)))
+            .collect();
+        let _ = write!(
+            line,
+            "\nauto: model-output SQNR on {} calibration samples: {}; refined in {} blocks{} → {}",
+            search.samples,
+            whole.join(", "),
+            search.steps.len(),
+            if changed.is_empty() { String::new() } else { format!(" ({})", changed.join(", ")) },
+            db(search.sqnr_db)
+        );
+    }
+    Some(line)
 }
 
 /// One warning per tensor whose observer clipped more than [`CLIP_WARN_FRACTION`]. It names
@@ -91,8 +111,8 @@ pub fn clipping_warnings(q: &QuantizedModel) -> Vec<String> {
             let method = t.range.method.to_string();
             let advice = if q.auto.contains_key(name) {
                 format!(
-                    "auto chose {method} for it: the smallest error of the op that reads it \
-                     (scores in ranges.json)"
+                    "auto chose {method} for it: it gave the smallest error of the model \
+                     outputs (scores in ranges.json)"
                 )
             } else {
                 let base = method.split(':').next().unwrap_or(&method);

@@ -61,6 +61,11 @@ pub struct QuantConfig {
     /// Fold BatchNormalization into the Conv / ConvTranspose / Gemm before it, as TensorRT and
     /// ONNX Runtime do at deployment, so weights are quantized after the BN scaling.
     pub fold_batchnorm: bool,
+    /// Subtract the mean output shift that weight rounding causes from each quantized Conv /
+    /// Gemm's bias, measured on the calibration data ([`crate::bias_correction`]). Off by
+    /// default: with per-channel weights the shift is small; it matters with per-tensor weights.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub bias_correction: bool,
     /// Dims for dynamic model inputs (`x: [1, 3, 48, 320]`), checked against the model; the
     /// data must match them. Without it the calibration batches give the shapes. The exported
     /// model keeps its dynamic dims.
@@ -209,6 +214,7 @@ impl Default for QuantConfig {
             num_bins: 2048,
             config_list: Preset::Tensorrt.rules(),
             fold_batchnorm: true,
+            bias_correction: false,
             input_shapes: Default::default(),
             nni: NniOptions::default(),
         }

@@ -16,6 +16,7 @@
 
 pub mod auto;
 pub mod backend;
+pub mod bias_correction;
 pub mod compare;
 pub mod config;
 mod contain;

@@ -56,15 +56,24 @@ pub fn quantize_with_progress(
     let model = crate::preprocess::for_quantization(model, config)?;
     let run_model = crate::shapes::with_input_shapes(&model, &config.input_shapes)?;
     let plan = QuantPlan::resolve(&model, config)?;
-    if config.is_auto() {
-        let (ranges, choices) =
+    let mut q = if config.is_auto() {
+        let (ranges, outcome) =
             calibrate_auto(backend, &run_model, &plan, data, config, jobs, progress)?;
         let mut q = QuantizedModel::new(model, plan, ranges, config.clone())?;
-        q.auto = choices;
-        return Ok(q);
+        q.auto = outcome.choices;
+        q.auto_search = outcome.search;
+        q
+    } else {
+        let ranges = calibrate(backend, &run_model, &plan, data, config, jobs, progress)?;
+        QuantizedModel::new(model, plan, ranges, config.clone())?
+    };
+    if config.bias_correction {
+        let means =
+            crate::bias_correction::InputMeans::measure(backend, &run_model, &q, data, jobs)?;
+        let corrected = crate::bias_correction::correct_biases(&mut q, &means)?;
+        tracing::info!("bias correction: {} Conv/Gemm bias(es) corrected", corrected.len());
     }
-    let ranges = calibrate(backend, &run_model, &plan, data, config, jobs, progress)?;
-    QuantizedModel::new(model, plan, ranges, config.clone())
+    Ok(q)
 }
 
 /// Observes every tensor of `plan` and returns their ranges.
@@ -88,7 +97,8 @@ pub fn calibrate(
 }
 
 /// `method: auto`: one capture pass keeping every method's statistics, then a choice per
-/// activation by the error it causes in the nodes that read it ([`crate::auto`]).
+/// activation by the error it causes in the nodes that read it, refined by the error of the
+/// model outputs ([`crate::auto`]). Returns every range (weights included) and the record.
 pub fn calibrate_auto(
     backend: &dyn Backend,
     model: &OnnxModel,
@@ -97,7 +107,7 @@ pub fn calibrate_auto(
     config: &QuantConfig,
     jobs: usize,
     progress: &mut dyn FnMut(Progress),
-) -> Result<(BTreeMap<String, TensorRange>, BTreeMap<String, crate::auto::AutoChoice>)> {
+) -> Result<(BTreeMap<String, TensorRange>, crate::auto::AutoOutcome)> {
     let mut ranges = observe_weights(model, plan, config)?;
     // Capturing under EMA tracks its default decay; `collect_all` keeps min/max and the
     // histogram for the other candidates.
@@ -106,10 +116,11 @@ pub fn calibrate_auto(
         QuantConfig { method: calibr8_calibration::Method::EmaMinMax { decay }, ..config.clone() };
     let observers =
         observe_activations(backend, model, plan, data, &capture, true, jobs, progress)?;
-    let (chosen, choices) =
-        crate::auto::choose_ranges(backend, model, plan, data, decay, &ranges, &observers)?;
-    ranges.extend(chosen);
-    Ok((ranges, choices))
+    let outcome = crate::auto::choose_ranges(
+        backend, model, plan, config, data, decay, jobs, &ranges, &observers,
+    )?;
+    ranges.extend(outcome.ranges.iter().map(|(k, v)| (k.clone(), v.clone())));
+    Ok((ranges, outcome))
 }
 
 /// Weights are constants: one observation each, straight from the model file, with the config's

@@ -53,6 +53,8 @@ pub struct QuantizedModel {
     pub config: QuantConfig,
     /// With `method: auto`: what was chosen per activation tensor, and each candidate's score.
     pub auto: BTreeMap<String, crate::auto::AutoChoice>,
+    /// With `method: auto`: the whole-model candidates and the block refinement.
+    pub auto_search: Option<crate::auto::AutoSearch>,
 }
 
 impl QuantizedModel {
@@ -95,6 +97,7 @@ impl QuantizedModel {
             observed,
             config,
             auto: BTreeMap::new(),
+            auto_search: None,
         })
     }
 

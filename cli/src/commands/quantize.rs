@@ -38,6 +38,9 @@ pub fn config_from_args(args: &CalibrationArgs) -> anyhow::Result<QuantConfig> {
     } else if args.fold_batchnorm {
         config.fold_batchnorm = true;
     }
+    if args.bias_correction {
+        config.bias_correction = true;
+    }
     if args.no_nni_outputs {
         config.nni.calibrate_outputs = false;
     }

@@ -1,16 +1,25 @@
 //! The `auto` method: no single observer wins on every model (minmax on some classifiers,
 //! percentile or MSE on detectors and recognisers, EMA somewhere, and entropy collapses inputs
-//! with a dominant constant value), so calibr8 chooses per activation tensor.
+//! with a dominant constant value), so calibr8 chooses per activation tensor, in two halves.
 //!
-//! One capture pass keeps every method's statistics (as `compare` does). Then, on the first
-//! [`AUTO_SAMPLES`] calibration samples, each candidate range of a tensor is scored by the error
-//! it causes where it matters: the output of the nodes that read the tensor, run alone on the
+//! One capture pass keeps every method's statistics (as `compare` does). First, per tensor, on
+//! the first [`AUTO_SAMPLES`] calibration samples, each candidate range is scored by the error it
+//! causes where it is read: the output of the nodes that read the tensor, run alone on the
 //! captured inputs with the tensor fake-quantized at the candidate and the nodes' weights
-//! quantized as configured, against the same nodes in float. The lowest relative squared error
-//! wins (ties: the earlier candidate). The choice and every candidate's score are kept in
-//! [`QuantizedModel::auto`](crate::QuantizedModel) and written to `ranges.json`.
+//! quantized as configured, against the same nodes in float (lowest relative squared error wins;
+//! ties: the earlier candidate). That local choice is one whole-model candidate; each single
+//! method applied everywhere is another. Second, [`AutoSearch`]: every distinct whole-model
+//! candidate is run on [`SEARCH_SAMPLES`] evenly spaced calibration samples and scored by the
+//! model outputs' SQNR; the best is refined in [`SEARCH_BLOCKS`] stretches of the network, each
+//! taking another candidate's ranges only where that raises the output SQNR. So `auto` never
+//! scores below the best single method on its calibration samples. Every choice and score is
+//! kept in [`QuantizedModel::auto`](crate::QuantizedModel) and
+//! [`QuantizedModel::auto_search`](crate::QuantizedModel), and written to `ranges.json`.
 
 mod probe;
+mod search;
+
+pub use search::{AutoSearch, BlockStep, CandidateModel, SEARCH_BLOCKS, SEARCH_SAMPLES};
 
 use crate::backend::{Backend, EngineOptions, Lowering};
 use crate::data::{bind, CalibrationData};
@@ -58,6 +67,11 @@ pub struct CandidateScore {
 pub struct AutoChoice {
     /// The chosen observer.
     pub chosen: Method,
+    /// The candidate with the lowest error of the consuming nodes' outputs (the local choice).
+    pub local_best: Method,
+    /// The whole-model candidate the range came from after the network-level search
+    /// ([`AutoSearch`]): `per-tensor` (the local choice) or a single method's name.
+    pub taken_from: String,
     /// Nodes whose outputs scored the candidates (empty: the tensor's own quantization error,
     /// for a tensor no runnable node reads).
     pub scored_on: Vec<String>,
@@ -82,24 +96,108 @@ struct Scored {
     tallies: BTreeMap<String, Tally>,
 }
 
+/// What `auto` decided: the ranges, each tensor's record and the network-level search.
+#[derive(Clone, Debug)]
+pub struct AutoOutcome {
+    /// The chosen activation ranges, by tensor.
+    pub ranges: BTreeMap<String, TensorRange>,
+    /// Why each tensor got its range.
+    pub choices: BTreeMap<String, AutoChoice>,
+    /// The whole-model candidates and the refinement (`None` when there was nothing to choose).
+    pub search: Option<AutoSearch>,
+}
+
 /// Chooses a range per activation of `plan` from `observers` (captured with `collect_all`,
-/// tracking the EMA at `ema_decay`). `weights` are the weight ranges. Returns the chosen ranges and the record of each choice.
+/// tracking the EMA at `ema_decay`): first per tensor by the error of the nodes that read it,
+/// then among whole-model candidates by the error of the model outputs ([`AutoSearch`]).
+/// `model` is the model as run (input shapes fixed), `weights` the weight ranges; evaluations
+/// run `jobs` batches at once.
 #[allow(clippy::too_many_arguments)]
 pub fn choose_ranges(
     backend: &dyn Backend,
     model: &OnnxModel,
     plan: &QuantPlan,
+    config: &QuantConfig,
     data: &dyn CalibrationData,
     ema_decay: f64,
+    jobs: usize,
     weights: &BTreeMap<String, TensorRange>,
     observers: &[(String, TensorObserver)],
+) -> Result<AutoOutcome> {
+    let methods = candidate_methods(ema_decay);
+    // Every candidate range of every tensor, once (entropy and MSE are the costly ones); a
+    // method whose statistics were not kept (no histogram) is simply not a candidate.
+    let finished: Vec<(String, Vec<(Method, TensorRange)>)> = observers
+        .par_iter()
+        .map(|(name, observer)| {
+            let ranges =
+                methods.iter().filter_map(|m| Some((m.clone(), observer.finish_as(m).ok()?)));
+            (name.clone(), ranges.collect())
+        })
+        .collect();
+    let (local, mut choices) = choose_locally(backend, model, plan, data, weights, &finished)?;
+    // Whole-model candidates: the per-tensor choice first (it wins ties), then each method
+    // everywhere (a tensor lacking that method's statistics keeps its local choice).
+    let mut candidates = vec![("per-tensor".to_string(), local.clone())];
+    for method in &methods {
+        let ranges = finished
+            .iter()
+            .map(|(name, ranges)| {
+                let range = ranges.iter().find(|(m, _)| m == method).map(|(_, r)| r.clone());
+                range.or_else(|| local.get(name).cloned()).map(|r| (name.clone(), r))
+            })
+            .collect::<Option<BTreeMap<_, _>>>();
+        if let Some(ranges) = ranges {
+            candidates.push((method.to_string(), ranges));
+        }
+    }
+    let order = graph_order(model, plan);
+    if order.is_empty() {
+        return Ok(AutoOutcome { ranges: local, choices, search: None });
+    }
+    let search::Searched { ranges, source_of, record } =
+        search::search(backend, model, plan, config, data, jobs, weights, candidates, &order)?;
+    for (name, choice) in choices.iter_mut() {
+        if let (Some(range), Some(source)) = (ranges.get(name), source_of.get(name)) {
+            choice.chosen = range.method.clone();
+            choice.taken_from = source.clone();
+        }
+    }
+    Ok(AutoOutcome { ranges, choices, search: Some(record) })
+}
+
+/// The quantized activations of `plan` in the order their producers appear in the graph
+/// (graph inputs first), so the search's blocks are stretches of the network.
+fn graph_order(model: &OnnxModel, plan: &QuantPlan) -> Vec<String> {
+    let position: BTreeMap<&str, usize> =
+        model.graph().node.iter().enumerate().map(|(ix, n)| (n.name.as_str(), ix + 1)).collect();
+    let mut order: Vec<(usize, String)> = plan
+        .tensors
+        .values()
+        .filter(|t| t.role == TensorRole::Activation)
+        .map(|t| {
+            let at = t.producer.as_deref().and_then(|p| position.get(p).copied()).unwrap_or(0);
+            (at, t.tensor.clone())
+        })
+        .collect();
+    order.sort();
+    order.into_iter().map(|(_, t)| t).collect()
+}
+
+/// The per-tensor half: each tensor's candidates scored on the outputs of the nodes that read it.
+fn choose_locally(
+    backend: &dyn Backend,
+    model: &OnnxModel,
+    plan: &QuantPlan,
+    data: &dyn CalibrationData,
+    weights: &BTreeMap<String, TensorRange>,
+    finished: &[(String, Vec<(Method, TensorRange)>)],
 ) -> Result<(BTreeMap<String, TensorRange>, BTreeMap<String, AutoChoice>)> {
     let graph = Graph::new(model);
-    let methods = candidate_methods(ema_decay);
     let mut ranges = BTreeMap::new();
     let mut choices = BTreeMap::new();
     let mut scored: Vec<Scored> = vec![];
-    for (name, observer) in observers {
+    for (name, finished) in finished {
         // Quantized tensors, and those observed only for an export (NNI's output ranges).
         let target =
             plan.tensors.get(name).or_else(|| plan.observed.get(name)).ok_or_else(|| {
@@ -107,9 +205,8 @@ pub fn choose_ranges(
             })?;
         let mut candidates = vec![];
         let mut distinct: Vec<(Vec<f32>, QuantParams)> = vec![];
-        for method in &methods {
-            // A method whose statistics were not kept (no histogram) is simply not a candidate.
-            let Ok(range) = observer.finish_as(method) else { continue };
+        for (method, range) in finished {
+            let range = range.clone();
             let ix = match distinct.iter().position(|(amax, _)| *amax == range.amax) {
                 Some(ix) => ix,
                 None => {
@@ -131,7 +228,9 @@ pub fn choose_ranges(
             choices.insert(
                 name.clone(),
                 AutoChoice {
-                    chosen: first_method,
+                    chosen: first_method.clone(),
+                    local_best: first_method,
+                    taken_from: "per-tensor".into(),
                     scored_on: vec![],
                     candidates: candidates
                         .iter()
@@ -177,6 +276,8 @@ pub fn choose_ranges(
             name,
             AutoChoice {
                 chosen: best.0.clone(),
+                local_best: best.0.clone(),
+                taken_from: "per-tensor".into(),
                 scored_on: s.tallies.keys().filter(|k| !k.is_empty()).cloned().collect(),
                 candidates: s
                     .candidates

@@ -115,14 +115,24 @@ pub fn calibrate_methods(
     for method in methods {
         let mut ranges = weights.clone();
         if *method == Method::Auto {
-            // The same capture; each tensor's range chosen by its consumers' error.
-            let (chosen, choices) = crate::auto::choose_ranges(
-                backend, run_model, &plan, data, decay, &ranges, &observers,
-            )?;
-            ranges.extend(chosen);
+            // The same capture; each tensor's range chosen by its consumers' error, then by
+            // the model outputs' error.
             let method_config = QuantConfig { method: Method::Auto, ..config.clone() };
+            let outcome = crate::auto::choose_ranges(
+                backend,
+                run_model,
+                &plan,
+                &method_config,
+                data,
+                decay,
+                crate::parallel::default_jobs(),
+                &ranges,
+                &observers,
+            )?;
+            ranges.extend(outcome.ranges);
             let mut q = QuantizedModel::new(model.clone(), plan.clone(), ranges, method_config)?;
-            q.auto = choices;
+            q.auto = outcome.choices;
+            q.auto_search = outcome.search;
             out.push((Method::Auto, q));
             continue;
         }
@@ -134,6 +144,21 @@ pub fn calibrate_methods(
             method.clone(),
             QuantizedModel::new(model.clone(), plan.clone(), ranges, method_config)?,
         ));
+    }
+    if config.bias_correction {
+        // One float pass: the input means are the same for every method.
+        if let Some((_, first)) = out.first() {
+            let means = crate::bias_correction::InputMeans::measure(
+                backend,
+                run_model,
+                first,
+                data,
+                crate::parallel::default_jobs(),
+            )?;
+            for (_, q) in &mut out {
+                crate::bias_correction::correct_biases(q, &means)?;
+            }
+        }
     }
     Ok(out)
 }

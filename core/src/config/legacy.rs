@@ -19,6 +19,7 @@ pub(super) struct QuantConfigFile {
     /// Absent: the preset's rules.
     config_list: Option<Vec<ConfigRule>>,
     fold_batchnorm: bool,
+    bias_correction: bool,
     input_shapes: std::collections::BTreeMap<String, Vec<usize>>,
     nni: super::NniOptions,
     /// Removed: the percentile is part of `method`.
@@ -37,6 +38,7 @@ impl Default for QuantConfigFile {
             num_bins,
             config_list: _,
             fold_batchnorm,
+            bias_correction,
             input_shapes,
             nni,
         } = QuantConfig::default();
@@ -48,6 +50,7 @@ impl Default for QuantConfigFile {
             num_bins,
             config_list: None,
             fold_batchnorm,
+            bias_correction,
             input_shapes,
             nni,
             percentile: None,
@@ -81,6 +84,7 @@ impl TryFrom<QuantConfigFile> for QuantConfig {
             histogram: file.histogram,
             num_bins: file.num_bins,
             fold_batchnorm: file.fold_batchnorm,
+            bias_correction: file.bias_correction,
             input_shapes: file.input_shapes,
             nni: file.nni,
         })

@@ -35,6 +35,8 @@ pub fn ranges_json(q: &QuantizedModel) -> Value {
                 "auto".into(),
                 json!({
                     "chosen": choice.chosen.to_string(),
+                    "local_best": choice.local_best.to_string(),
+                    "taken_from": choice.taken_from,
                     "scored_on": choice.scored_on,
                     "candidates": choice.candidates.iter().map(|c| json!({
                         "method": c.method.to_string(),

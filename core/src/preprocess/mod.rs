@@ -15,7 +15,7 @@
 mod already_quantized;
 mod batchnorm;
 mod constants;
-mod edit;
+pub(crate) mod edit;
 mod identity;
 mod softmax;
 mod subgraphs;

@@ -28,6 +28,14 @@ pub enum ShardPass<'a> {
 
 /// Why `config` cannot be observed in shards, if it cannot.
 pub fn check_shardable(config: &QuantConfig) -> Result<()> {
+    if config.bias_correction {
+        return Err(Error::config(
+            "bias_correction",
+            "bias correction measures the mean of every Conv/Gemm input over the calibration \
+             data after the ranges are known, a pass the shard states do not record. Quantize \
+             on one machine for it, or leave it off",
+        ));
+    }
     match &config.method {
         Method::Auto => Err(Error::config(
             "method",
