@@ -100,6 +100,26 @@ pub fn auto_line(q: &QuantizedModel) -> Option<String> {
     Some(line)
 }
 
+/// With `bias_correction`, how many biases moved and by how much at most.
+pub fn bias_correction_line(q: &QuantizedModel) -> Option<String> {
+    if !q.config.bias_correction {
+        return None;
+    }
+    let largest =
+        q.bias_corrections.iter().max_by(|a, b| a.max_abs_shift.total_cmp(&b.max_abs_shift));
+    Some(match largest {
+        Some(c) => format!(
+            "bias correction: {} Conv/Gemm bias(es) corrected for the mean shift of weight \
+             rounding (largest: {:.3e} in '{}')",
+            q.bias_corrections.len(),
+            c.max_abs_shift,
+            c.node
+        ),
+        None => "bias correction: no Conv/Gemm with quantized weights and a stored bias to correct"
+            .to_string(),
+    })
+}
+
 /// One warning per tensor whose observer clipped more than [`CLIP_WARN_FRACTION`]. It names
 /// methods other than the one that clipped; where `auto` chose that method, it says so instead
 /// (the clipping scored best on the consuming op).

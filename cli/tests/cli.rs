@@ -99,3 +99,36 @@ fn tensorrt_backend_without_tensorrt_says_what_to_install() {
     assert!(err.contains("libnvinfer.so.10") && err.contains("Install TensorRT 10"), "{err}");
     assert!(!out.exists());
 }
+
+#[test]
+fn bias_correction_changes_the_exported_model_not_the_cache_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |name: &str, extra: &[&str]| {
+        let out = dir.path().join(name);
+        let (model, calib) = (repo(MODEL), repo(CALIB));
+        let mut args = vec![
+            "quantize",
+            model.to_str().unwrap(),
+            "--calib",
+            calib.to_str().unwrap(),
+            "--method",
+            "minmax",
+            "--per-tensor-weights",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let o = calibr8(&args);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let said = format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
+        let read = |f: &str| std::fs::read(out.join(f)).unwrap();
+        (said, read("model.qdq.onnx"), read("calibration.cache"))
+    };
+    let (plain_said, plain_model, plain_cache) = run("plain", &[]);
+    let (said, model, cache) = run("corrected", &["--bias-correction"]);
+    assert!(!plain_said.contains("bias correction"), "{plain_said}");
+    // digits: conv1, conv2, fc1, fc2 all have a bias and per-tensor int8 weights.
+    assert!(said.contains("bias correction: 4 Conv/Gemm bias(es) corrected"), "{said}");
+    assert_ne!(model, plain_model, "the corrected biases are in the QDQ model");
+    assert_eq!(cache, plain_cache, "the calibration cache holds ranges only");
+}

@@ -113,7 +113,7 @@ impl InputMeans {
 }
 
 /// Subtracts each corrected node's mean output shift from its bias in `q.model`; returns what
-/// changed. Nodes whose input mean was not measured, or whose bias is computed rather than
+/// changed (also kept in `q.bias_corrections`). Nodes whose input mean was not measured, or whose bias is computed rather than
 /// stored, are left as they are (logged).
 pub fn correct_biases(q: &mut QuantizedModel, means: &InputMeans) -> Result<Vec<BiasCorrection>> {
     let targets = targets(q);
@@ -134,6 +134,7 @@ pub fn correct_biases(q: &mut QuantizedModel, means: &InputMeans) -> Result<Vec<
         }
     }
     q.model = OnnxModel::from_proto(proto, q.model.origin.clone())?;
+    q.bias_corrections = done.clone();
     Ok(done)
 }
 

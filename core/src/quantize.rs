@@ -70,8 +70,7 @@ pub fn quantize_with_progress(
     if config.bias_correction {
         let means =
             crate::bias_correction::InputMeans::measure(backend, &run_model, &q, data, jobs)?;
-        let corrected = crate::bias_correction::correct_biases(&mut q, &means)?;
-        tracing::info!("bias correction: {} Conv/Gemm bias(es) corrected", corrected.len());
+        crate::bias_correction::correct_biases(&mut q, &means)?;
     }
     Ok(q)
 }

@@ -55,6 +55,8 @@ pub struct QuantizedModel {
     pub auto: BTreeMap<String, crate::auto::AutoChoice>,
     /// With `method: auto`: the whole-model candidates and the block refinement.
     pub auto_search: Option<crate::auto::AutoSearch>,
+    /// With `bias_correction`: the biases corrected.
+    pub bias_corrections: Vec<crate::bias_correction::BiasCorrection>,
 }
 
 impl QuantizedModel {
@@ -98,6 +100,7 @@ impl QuantizedModel {
             config,
             auto: BTreeMap::new(),
             auto_search: None,
+            bias_corrections: vec![],
         })
     }
 

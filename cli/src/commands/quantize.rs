@@ -127,6 +127,9 @@ pub fn run(args: QuantizeArgs, out: Output) -> anyhow::Result<ExitCode> {
     if let Some(line) = summary::auto_line(&quantized) {
         out.log(line);
     }
+    if let Some(line) = summary::bias_correction_line(&quantized) {
+        out.log(line);
+    }
     let mut nni = Vec::new();
     crate::nni_summary::print(&mut nni, &calibr8::export::nni_export_with_config(&quantized)?)?;
     out.log_block(&String::from_utf8_lossy(&nni));

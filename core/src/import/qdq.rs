@@ -185,6 +185,7 @@ pub fn quantized_from_qdq(float: &OnnxModel, qdq: &OnnxModel) -> Result<Quantize
     Ok(QuantizedModel {
         auto: Default::default(),
         auto_search: None,
+        bias_corrections: vec![],
         model: float.clone(),
         tensors,
         node_precision,
