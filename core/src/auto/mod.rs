@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Calibration samples the candidates are scored on (the ranges use all of them).
-pub const AUTO_SAMPLES: usize = 64;
+pub const AUTO_SAMPLES: usize = 32;
 
 /// The candidates, in tie-breaking order: minmax, percentile 99.9 / 99.99 / 99.999, entropy,
 /// MSE, EMA at `ema_decay` (the decay the capture tracked).

@@ -4,8 +4,8 @@
 //! percentile did better end to end. So the per-tensor choice is one candidate among the whole
 //! model quantized with each single method, all scored by the error of the *model outputs* on
 //! evenly spaced calibration batches; the best is then refined block by block (tensors in graph
-//! order), a block taking the ranges of another candidate only where that lowers the output
-//! error. The result is never worse on the calibration data than the best single method.
+//! order), a block taking the ranges of another candidate only where that raises the output
+//! SQNR by at least [`SEARCH_MIN_GAIN_DB`]. The result is never worse on the calibration data than the best single method.
 
 use crate::backend::{Backend, Lowering};
 use crate::compare::Evaluation;
@@ -17,20 +17,24 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Calibration samples the whole-model candidates are scored on, taken from evenly spaced
-/// batches so a long recording or a sorted data set is represented, not just its start.
-pub const SEARCH_SAMPLES: usize = 32;
+/// batches so a long recording or a sorted data set is represented, not just its start (with 32,
+/// a VAD calibrated on 24-frame clips was scored on two clips and chose badly).
+pub const SEARCH_SAMPLES: usize = 64;
 /// Blocks of consecutive tensors (in graph order) the refinement tries one at a time.
 pub const SEARCH_BLOCKS: usize = 6;
 /// Candidates (after the starting point) a block may take its ranges from: the best-scoring ones.
 pub const SEARCH_SOURCES: usize = 3;
+/// The least output-SQNR gain (dB) for which a block changes: smaller differences are within
+/// what another set of samples would move, and each change is one more fit to these samples.
+pub const SEARCH_MIN_GAIN_DB: f64 = 0.1;
 
 /// A whole-model candidate and its model-output error.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CandidateModel {
     /// `minmax`, `percentile(99.99)`, …, or `per-tensor` (each tensor at its local choice).
     pub name: String,
-    /// Model-output SQNR in dB on the search samples (mean of each output's noise-to-signal
-    /// ratio; +∞ when exact).
+    /// Model-output SQNR in dB on the search samples (the mean of each output's SQNR in dB;
+    /// +∞ when exact).
     pub sqnr_db: f64,
 }
 
@@ -143,7 +147,7 @@ pub(crate) fn search(
             }
             let sqnr = score(&trial)?;
             step.tried.push(CandidateModel { name: name.clone(), sqnr_db: sqnr });
-            if sqnr > best.as_ref().map_or(current_db, |b| b.0) {
+            if sqnr > best.as_ref().map_or(current_db + SEARCH_MIN_GAIN_DB, |b| b.0) {
                 best = Some((sqnr, source, trial));
             }
         }
@@ -166,28 +170,19 @@ pub(crate) fn search(
     Ok(Searched { ranges: current, source_of, record })
 }
 
-/// The model outputs' SQNR in dB: each output's noise-to-signal ratio, averaged, so a model
-/// with several outputs (a detector's heads, a recurrent state) weighs each one alike.
+/// The model outputs' SQNR in dB, averaged in dB over the outputs, so a model with several
+/// outputs (a detector's heads, a recurrent model's state next to its prediction) weighs each
+/// one alike: averaging the noise ratios let the worst output (a VAD's LSTM state) decide alone.
+/// An output reproduced exactly counts as 100 dB.
 fn output_sqnr_db(outputs: &[crate::compare::OutputMetrics]) -> f64 {
-    let ratios: Vec<f64> = outputs
+    let dbs: Vec<f64> = outputs
         .iter()
-        .filter_map(|o| {
-            if o.metrics.identical {
-                Some(0.0)
-            } else {
-                o.metrics.sqnr_db.map(|db| 10f64.powf(-db / 10.0))
-            }
-        })
+        .filter_map(|o| if o.metrics.identical { Some(100.0) } else { o.metrics.sqnr_db })
         .collect();
-    if ratios.is_empty() {
+    if dbs.is_empty() {
         return f64::NEG_INFINITY;
     }
-    let mean = ratios.iter().sum::<f64>() / ratios.len() as f64;
-    if mean == 0.0 {
-        f64::INFINITY
-    } else {
-        -10.0 * mean.log10()
-    }
+    dbs.iter().sum::<f64>() / dbs.len() as f64
 }
 
 fn same_ranges(
