@@ -174,9 +174,11 @@ fn issue_11_preprocessing_counts_on_the_fixtures() {
         "{r:?}"
     );
     assert!(m.graph().node.iter().all(|n| n.op_type != "Identity"));
-    let (m, r) =
-        preprocess(&load("stale_value_info.onnx"), &PreprocessOptions { fold_batchnorm: false })
-            .unwrap();
+    let (m, r) = preprocess(
+        &load("stale_value_info.onnx"),
+        &PreprocessOptions { fold_batchnorm: false, ..Default::default() },
+    )
+    .unwrap();
     assert_eq!(r.batchnorms_folded, 0);
     assert_eq!(m.graph().node.iter().filter(|n| n.op_type == "BatchNormalization").count(), 2);
 }

@@ -237,6 +237,12 @@ pub struct CalibrationArgs {
     #[arg(long, help_heading = "What to quantize")]
     pub bias_correction: bool,
 
+    /// Cross-layer equalization: rescale Conv → [Relu] → Conv pairs so their weights share
+    /// per-channel ranges (same float function; helps depthwise stacks). Also writes
+    /// model.equalized.onnx, the float model the calibration cache and NNI configs describe.
+    #[arg(long, help_heading = "What to quantize")]
+    pub equalize: bool,
+
     /// JSON `{"onnx node name": "module.path"}` for nodes whose names do not give the PyTorch
     /// module (torch < 1.13 names such as `Relu_3`); `null` leaves a node out.
     #[arg(long, value_name = "FILE", help_heading = "NNI", env = "CALIBR8_NNI_MODULE_MAP")]

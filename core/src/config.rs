@@ -66,6 +66,12 @@ pub struct QuantConfig {
     /// default: with per-channel weights the shift is small; it matters with per-tensor weights.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub bias_correction: bool,
+    /// Rescale Conv → [Relu] → Conv pairs so both weights share their per-channel ranges
+    /// (cross-layer equalization, [`crate::preprocess`]); the float function is unchanged, the
+    /// weights and the activation ranges between the pair are not, so the calibration cache and
+    /// NNI configs then describe `model.equalized.onnx`. Off by default.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub cross_layer_equalization: bool,
     /// Dims for dynamic model inputs (`x: [1, 3, 48, 320]`), checked against the model; the
     /// data must match them. Without it the calibration batches give the shapes. The exported
     /// model keeps its dynamic dims.
@@ -215,6 +221,7 @@ impl Default for QuantConfig {
             config_list: Preset::Tensorrt.rules(),
             fold_batchnorm: true,
             bias_correction: false,
+            cross_layer_equalization: false,
             input_shapes: Default::default(),
             nni: NniOptions::default(),
         }

@@ -31,6 +31,12 @@ Writes into tests/data/issue11/:
   contrib_quantized.onnx  opset 13 + com.microsoft 1, input x [N, 8]: ONNX Runtime's contrib
                           DynamicQuantizeMatMul (what quantize_dynamic writes for MatMul with
                           its contrib ops): refused as already quantized, not for its domain.
+  depthwise_separable.onnx  opset 13, input x [N, 4, 8, 8]: pointwise Conv 4->8 + Relu, depthwise
+                          Conv 3x3 whose 8 channels' weights span 300x (the next pointwise Conv
+                          reads them with the inverse scale, as trained depthwise stacks end up),
+                          Relu, pointwise Conv 8->6, Clip(0, 6), pointwise Conv 6->4, global average
+                          pool: two Conv-Relu-Conv pairs cross-layer equalization may rescale, one
+                          Conv-Clip-Conv pair it must not.
   *_calib.npy             float32 calibration batches for x (named like the model; NCHW).
 Every model passes onnx.checker.check_model(full_check=True) and runs in ONNX Runtime.
 """
@@ -311,6 +317,41 @@ def contrib_quantized(rng):
     np.save(os.path.join(OUT, "contrib_quantized_calib.npy"), rng.normal(0, 1, (4, 8)).astype(np.float32))
 
 
+def depthwise_separable(rng):
+    spread = np.geomspace(0.01, 3.0, 8).astype(np.float32)  # per depthwise channel
+    dw = f32(rng, (8, 1, 3, 3)) * spread.reshape(8, 1, 1, 1)
+    pw2 = f32(rng, (6, 8, 1, 1)) / spread.reshape(1, 8, 1, 1)
+    inits = [
+        numpy_helper.from_array(f32(rng, (8, 4, 1, 1)), "pw1.weight"),
+        numpy_helper.from_array(f32(rng, (8,), 0.1), "pw1.bias"),
+        numpy_helper.from_array(dw.astype(np.float32), "dw.weight"),
+        numpy_helper.from_array((f32(rng, (8,), 0.1) * spread).astype(np.float32), "dw.bias"),
+        numpy_helper.from_array(pw2.astype(np.float32), "pw2.weight"),
+        numpy_helper.from_array(f32(rng, (4, 6, 1, 1)), "pw3.weight"),
+        numpy_helper.from_array(np.array(0.0, dtype=np.float32), "lo"),
+        numpy_helper.from_array(np.array(6.0, dtype=np.float32), "hi"),
+    ]
+    nodes = [
+        helper.make_node("Conv", ["x", "pw1.weight", "pw1.bias"], ["a"], name="pw1"),
+        helper.make_node("Relu", ["a"], ["a_relu"], name="pw1_relu"),
+        helper.make_node("Conv", ["a_relu", "dw.weight", "dw.bias"], ["d"], name="dw", group=8,
+                         pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["d"], ["d_relu"], name="dw_relu"),
+        helper.make_node("Conv", ["d_relu", "pw2.weight"], ["p"], name="pw2"),
+        helper.make_node("Clip", ["p", "lo", "hi"], ["p_clip"], name="pw2_relu6"),
+        helper.make_node("Conv", ["p_clip", "pw3.weight"], ["q"], name="pw3"),
+        helper.make_node("GlobalAveragePool", ["q"], ["y"], name="gap"),
+    ]
+    graph = helper.make_graph(
+        nodes, "depthwise_separable", [value_info("x", TensorProto.FLOAT, ["N", 4, 8, 8])],
+        [value_info("y", TensorProto.FLOAT, ["N", 4, 1, 1])], inits)
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="calibr8-tests")
+    m.ir_version = 8
+    save(m, "depthwise_separable.onnx")
+    np.save(os.path.join(OUT, "depthwise_separable_calib.npy"),
+            np.abs(rng.normal(0, 1, (16, 4, 8, 8))).astype(np.float32))
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     unknown_dims(np.random.default_rng(111))
@@ -320,6 +361,7 @@ def main():
     if_branches(np.random.default_rng(115))
     if_only(np.random.default_rng(116))
     contrib_quantized(np.random.default_rng(117))
+    depthwise_separable(np.random.default_rng(118))
 
 
 if __name__ == "__main__":

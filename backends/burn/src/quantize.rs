@@ -84,8 +84,14 @@ where
     let traced = trace(model, forward, example_input)?;
     let data = Batches::from_tensors(calibration_batches)?;
     // The ranges go back into the burn module by parameter path, where BatchNorm stays a
-    // separate layer: weights must keep their names and unfolded values.
-    let config = QuantConfig { fold_batchnorm: false, ..config.clone() };
+    // separate layer: weights must keep their names and values (no folding, no equalization;
+    // a corrected bias would not reach the module either).
+    let config = QuantConfig {
+        fold_batchnorm: false,
+        cross_layer_equalization: false,
+        bias_correction: false,
+        ..config.clone()
+    };
     Ok(calibr8_core::quantize_with(backend, &traced.model, &data, &config)?)
 }
 

@@ -41,6 +41,9 @@ pub fn config_from_args(args: &CalibrationArgs) -> anyhow::Result<QuantConfig> {
     if args.bias_correction {
         config.bias_correction = true;
     }
+    if args.equalize {
+        config.cross_layer_equalization = true;
+    }
     if args.no_nni_outputs {
         config.nni.calibrate_outputs = false;
     }

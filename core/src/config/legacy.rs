@@ -20,6 +20,7 @@ pub(super) struct QuantConfigFile {
     config_list: Option<Vec<ConfigRule>>,
     fold_batchnorm: bool,
     bias_correction: bool,
+    cross_layer_equalization: bool,
     input_shapes: std::collections::BTreeMap<String, Vec<usize>>,
     nni: super::NniOptions,
     /// Removed: the percentile is part of `method`.
@@ -39,6 +40,7 @@ impl Default for QuantConfigFile {
             config_list: _,
             fold_batchnorm,
             bias_correction,
+            cross_layer_equalization,
             input_shapes,
             nni,
         } = QuantConfig::default();
@@ -51,6 +53,7 @@ impl Default for QuantConfigFile {
             config_list: None,
             fold_batchnorm,
             bias_correction,
+            cross_layer_equalization,
             input_shapes,
             nni,
             percentile: None,
@@ -85,6 +88,7 @@ impl TryFrom<QuantConfigFile> for QuantConfig {
             num_bins: file.num_bins,
             fold_batchnorm: file.fold_batchnorm,
             bias_correction: file.bias_correction,
+            cross_layer_equalization: file.cross_layer_equalization,
             input_shapes: file.input_shapes,
             nni: file.nni,
         })

@@ -40,6 +40,9 @@ pub mod names {
     pub const NNI_V3: &str = "nni3_calibration_config.json";
     /// Per-tensor ranges.
     pub const RANGES: &str = "ranges.json";
+    /// With `cross_layer_equalization`: the float model whose weights were rescaled, which the
+    /// calibration cache and NNI configs describe (build a TensorRT engine from this one).
+    pub const EQUALIZED_MODEL: &str = "model.equalized.onnx";
 }
 
 /// Options for [`write_artifacts`].
@@ -72,5 +75,8 @@ pub fn write_artifacts(
     out.add(names::NNI_V2, pretty(nni.v2));
     out.add(names::NNI_V3, pretty(nni.v3));
     out.add(names::RANGES, pretty(ranges_json(q)));
+    if q.config.cross_layer_equalization {
+        out.add(names::EQUALIZED_MODEL, q.model.to_bytes());
+    }
     out.commit()
 }

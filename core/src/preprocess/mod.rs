@@ -16,6 +16,7 @@ mod already_quantized;
 mod batchnorm;
 mod constants;
 pub(crate) mod edit;
+mod equalize;
 mod identity;
 mod softmax;
 mod subgraphs;
@@ -33,11 +34,13 @@ use serde::Serialize;
 pub struct PreprocessOptions {
     /// Fold BatchNormalization into the preceding Conv / ConvTranspose / Gemm.
     pub fold_batchnorm: bool,
+    /// Cross-layer equalization of Conv → [Relu] → Conv pairs (after the folding).
+    pub equalize: bool,
 }
 
 impl Default for PreprocessOptions {
     fn default() -> Self {
-        PreprocessOptions { fold_batchnorm: true }
+        PreprocessOptions { fold_batchnorm: true, equalize: false }
     }
 }
 
@@ -54,6 +57,8 @@ pub struct PreprocessReport {
     pub batchnorms_folded: usize,
     /// Nodes removed because nothing read their outputs.
     pub dead_nodes_removed: usize,
+    /// Conv pairs rescaled by cross-layer equalization.
+    pub pairs_equalized: usize,
 }
 
 impl std::fmt::Display for PreprocessReport {
@@ -61,12 +66,13 @@ impl std::fmt::Display for PreprocessReport {
         write!(
             f,
             "{} constant(s) folded, {} Identity dropped, {} Softmax rewritten, {} \
-             BatchNormalization folded, {} dead node(s) removed",
+             BatchNormalization folded, {} dead node(s) removed, {} Conv pair(s) equalized",
             self.constants_folded,
             self.identities_removed,
             self.softmax_rewritten,
             self.batchnorms_folded,
-            self.dead_nodes_removed
+            self.dead_nodes_removed,
+            self.pairs_equalized
         )
     }
 }
@@ -96,6 +102,9 @@ pub fn preprocess(
         if options.fold_batchnorm {
             report.batchnorms_folded = batchnorm::fold_batchnorms(graph);
         }
+        if options.equalize {
+            report.pairs_equalized = equalize::equalize(graph);
+        }
         report.dead_nodes_removed = edit::remove_dead(graph);
     }
     Ok((OnnxModel::from_proto(proto, model.origin.clone())?, report))
@@ -108,7 +117,10 @@ pub fn for_quantization(model: &OnnxModel, config: &QuantConfig) -> Result<OnnxM
     if let Some(line) = describe_float_subgraphs(&subgraph_nodes(model), 8) {
         tracing::warn!("{}: {line}", model.origin);
     }
-    let options = PreprocessOptions { fold_batchnorm: config.fold_batchnorm };
+    let options = PreprocessOptions {
+        fold_batchnorm: config.fold_batchnorm,
+        equalize: config.cross_layer_equalization,
+    };
     let (model, report) = preprocess(model, &options)?;
     tracing::info!("{}: pre-processing: {report}", model.origin);
     Ok(model)
