@@ -6,9 +6,12 @@ usage: ort_check.py MODEL.onnx INPUT.npy|INPUTS.npz OUTPUT.npy
 1. onnx.checker.check_model(full_check=True) — the model is valid ONNX with consistent types.
 2. ONNX Runtime (CPU, all graph optimizations, i.e. real int8 kernels where it fuses Q/DQ) runs
    INPUT.npy (the model's first input) or INPUTS.npz (one array per input name) and writes the
-   first output to OUTPUT.npy.
+   first output to OUTPUT.npy. With ORT_OPT=disable it runs every Q/DQ as written instead: the
+   exact int8 arithmetic calibr8 simulates (the fused u8*s8 kernels round and, without VNNI,
+   saturate differently).
 Exit code 0 on success; any failure prints the reason and exits non-zero.
 """
+import os
 import sys
 
 import numpy as np
@@ -21,7 +24,10 @@ def main() -> int:
     model = onnx.load(model_path)
     onnx.checker.check_model(model, full_check=True)
     options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.graph_optimization_level = {
+        "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+        "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+    }[os.environ.get("ORT_OPT", "all")]
     options.intra_op_num_threads = 1
     session = ort.InferenceSession(model_path, options, providers=["CPUExecutionProvider"])
     if input_path.endswith(".npz"):
