@@ -169,6 +169,12 @@ pub struct QuantizeJson {
     pub warnings: Vec<String>,
     /// Files written.
     pub written: Vec<String>,
+    /// With `auto`: every whole-model candidate's output SQNR and the blocks refined.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auto_search: Option<calibr8::core::auto::AutoSearch>,
+    /// With `--bias-correction`: each corrected bias and its largest shift.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub bias_corrections: Vec<calibr8::core::bias_correction::BiasCorrection>,
 }
 
 /// One quantized tensor.
@@ -222,5 +228,7 @@ pub fn json(
             .collect(),
         warnings: clipping_warnings(q),
         written: written.iter().map(|p| p.display().to_string()).collect(),
+        auto_search: q.auto_search.clone(),
+        bias_corrections: q.bias_corrections.clone(),
     }
 }

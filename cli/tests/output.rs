@@ -69,6 +69,23 @@ fn issue_14_quantize_result_on_stdout_logs_on_stderr_quiet_silences_them() {
 }
 
 #[test]
+fn auto_search_and_bias_corrections_are_in_the_json_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--method", "auto", "--bias-correction", "--format", "json", "-q"];
+    let doc = json(&quantize(dir.path(), &args));
+    let search = &doc["auto_search"];
+    let candidates = search["candidates"].as_array().unwrap();
+    assert!(candidates.iter().any(|c| c["name"] == "per-tensor"), "{search}");
+    let best = candidates.iter().map(|c| c["sqnr_db"].as_f64().unwrap()).fold(f64::MIN, f64::max);
+    assert!(search["sqnr_db"].as_f64().unwrap() >= best, "{search}");
+    let corrected = doc["bias_corrections"].as_array().unwrap();
+    assert_eq!(corrected.len(), 4, "conv1, conv2, fc1, fc2: {corrected:?}");
+    // minmax: neither key.
+    let plain = json(&quantize(&dir.path().join("plain"), &["--format", "json", "-q"]));
+    assert!(plain.get("auto_search").is_none() && plain.get("bias_corrections").is_none());
+}
+
+#[test]
 fn issue_14_quantize_and_inspect_json() {
     let dir = tempfile::tempdir().unwrap();
     let doc = json(&quantize(dir.path(), &["--format", "json", "-q"]));
