@@ -18,6 +18,7 @@ use crate::internal::*;
 use crate::parallel::{engines_for, run_in_order};
 use crate::pb;
 use crate::plan::TensorRole;
+use crate::preprocess::edit::{all_names, fresh_name, put_initializer, use_counts, writable_name};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 
@@ -59,6 +60,9 @@ impl InputMeans {
         jobs: usize,
     ) -> Result<InputMeans> {
         let targets = targets(q);
+        if targets.is_empty() {
+            return Ok(InputMeans::default());
+        }
         let graph_inputs = model.inputs();
         let mut capture: Vec<String> = targets
             .iter()
@@ -67,9 +71,6 @@ impl InputMeans {
             .collect();
         capture.sort();
         capture.dedup();
-        if targets.is_empty() {
-            return Ok(InputMeans::default());
-        }
         let options = EngineOptions { capture, ..EngineOptions::default() };
         let first = backend.prepare(Lowering::Float(model), &options)?;
         let mut engines =
@@ -112,30 +113,47 @@ impl InputMeans {
     }
 }
 
-/// Subtracts each corrected node's mean output shift from its bias in `q.model`; returns what
-/// changed (also kept in `q.bias_corrections`). Nodes whose input mean was not measured, or whose bias is computed rather than
-/// stored, are left as they are (logged).
-pub fn correct_biases(q: &mut QuantizedModel, means: &InputMeans) -> Result<Vec<BiasCorrection>> {
+/// Measures the input means once (with the first model's targets: every model of one plan has
+/// the same) and corrects the biases of every model in `models`.
+pub fn apply<'q>(
+    backend: &dyn Backend,
+    model: &OnnxModel,
+    data: &dyn CalibrationData,
+    jobs: usize,
+    models: impl IntoIterator<Item = &'q mut QuantizedModel>,
+) -> Result<()> {
+    let mut models: Vec<&mut QuantizedModel> = models.into_iter().collect();
+    let Some(first) = models.first() else { return Ok(()) };
+    let means = InputMeans::measure(backend, model, first, data, jobs)?;
+    for q in models.iter_mut() {
+        correct_biases(q, &means)?;
+    }
+    Ok(())
+}
+
+/// Subtracts each corrected node's mean output shift from its bias in `q.model` and records
+/// what changed in `q.bias_corrections`. Nodes whose input mean was not measured, or whose bias
+/// is computed rather than stored, are left as they are (logged).
+pub fn correct_biases(q: &mut QuantizedModel, means: &InputMeans) -> Result<()> {
     let targets = targets(q);
     let mut proto = q.model.proto.clone();
-    let Some(graph) = proto.graph.as_mut() else { return Ok(vec![]) };
-    let mut taken = crate::preprocess::edit::all_names(graph);
-    let uses = crate::preprocess::edit::use_counts(graph);
+    let Some(graph) = proto.graph.as_mut() else { return Ok(()) };
+    let mut taken = all_names(graph);
+    let uses = use_counts(graph);
     let mut done = vec![];
     for t in &targets {
         let Some(mean) = means.means.get(&t.input) else {
             tracing::debug!("bias correction: no mean measured for '{}'", t.input);
             continue;
         };
-        match correct_one(graph, t, q, mean, &uses, &mut taken) {
-            Ok(Some(c)) => done.push(c),
-            Ok(None) => tracing::debug!("bias correction: node '{}' left as it is", t.node),
-            Err(e) => return Err(e),
+        match correct_one(graph, t, q, mean, &uses, &mut taken)? {
+            Some(c) => done.push(c),
+            None => tracing::debug!("bias correction: node '{}' left as it is", t.node),
         }
     }
     q.model = OnnxModel::from_proto(proto, q.model.origin.clone())?;
-    q.bias_corrections = done.clone();
-    Ok(done)
+    q.bias_corrections = done;
+    Ok(())
 }
 
 /// The Conv / Gemm nodes whose weight `q` quantizes (as its node's input 1).
@@ -240,7 +258,8 @@ fn correct_one(
     };
     let outs = shift.len();
     let bias_name = node.input.get(2).filter(|b| !b.is_empty()).cloned();
-    let old: Vec<f32> = match &bias_name {
+    // The old bias and the dims it is stored with (a fresh bias is a vector).
+    let (old, old_dims): (Vec<f32>, Vec<i64>) = match &bias_name {
         Some(b) => {
             let Some(init) = graph.initializer.iter().find(|i| &i.name == b) else {
                 return Ok(None); // a computed bias
@@ -250,37 +269,29 @@ fn correct_one(
             if v.len() != outs || d.iter().filter(|&&x| x != 1).count() > 1 {
                 return Ok(None);
             }
-            v
+            (v, init.dims.clone())
         }
-        None => vec![0.0; outs],
+        None => (vec![0.0; outs], vec![outs as i64]),
     };
     let new: Vec<f32> =
         old.iter().zip(&shift).map(|(b, s)| (*b as f64 - scale * s) as f32).collect();
     let max_abs_shift = shift.iter().map(|s| (scale * s).abs() as f32).fold(0.0, f32::max);
-    let (name, dims_out) = match &bias_name {
-        Some(b) if uses.get(b) == Some(&1) => {
-            let d = graph.initializer.iter().find(|i| &i.name == b).map(|i| i.dims.clone());
-            (b.clone(), d.unwrap_or(vec![outs as i64]))
-        }
-        _ => {
-            let base = bias_name.clone().unwrap_or_else(|| format!("{}.bias", t.node));
-            (
-                crate::preprocess::edit::fresh_name(taken, &format!("{base}.corrected")),
-                vec![outs as i64],
-            )
-        }
+    // In place when this node alone reads the bias; a shared one keeps its other readers.
+    let name = match &bias_name {
+        Some(b) => writable_name(uses, b, taken, "corrected"),
+        None => fresh_name(taken, &format!("{}.bias.corrected", t.node)),
     };
-    let tensor = pb::TensorProto {
-        name: name.clone(),
-        dims: dims_out,
-        data_type: 1,
-        raw_data: pb::raw_data(&new),
-        ..Default::default()
-    };
-    match graph.initializer.iter_mut().find(|i| i.name == name) {
-        Some(existing) => *existing = tensor,
-        None => graph.initializer.push(tensor),
-    }
+    let dims = if bias_name.as_ref() == Some(&name) { old_dims } else { vec![outs as i64] };
+    put_initializer(
+        graph,
+        pb::TensorProto {
+            name: name.clone(),
+            dims,
+            data_type: 1,
+            raw_data: pb::raw_data(&new),
+            ..Default::default()
+        },
+    );
     let node = &mut graph.node[node_ix];
     if node.input.len() < 3 {
         node.input.resize(3, String::new());

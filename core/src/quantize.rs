@@ -68,9 +68,7 @@ pub fn quantize_with_progress(
         QuantizedModel::new(model, plan, ranges, config.clone())?
     };
     if config.bias_correction {
-        let means =
-            crate::bias_correction::InputMeans::measure(backend, &run_model, &q, data, jobs)?;
-        crate::bias_correction::correct_biases(&mut q, &means)?;
+        crate::bias_correction::apply(backend, &run_model, data, jobs, [&mut q])?;
     }
     Ok(q)
 }

@@ -147,18 +147,9 @@ pub fn calibrate_methods(
     }
     if config.bias_correction {
         // One float pass: the input means are the same for every method.
-        if let Some((_, first)) = out.first() {
-            let means = crate::bias_correction::InputMeans::measure(
-                backend,
-                run_model,
-                first,
-                data,
-                crate::parallel::default_jobs(),
-            )?;
-            for (_, q) in &mut out {
-                crate::bias_correction::correct_biases(q, &means)?;
-            }
-        }
+        let jobs = crate::parallel::default_jobs();
+        let models = out.iter_mut().map(|(_, q)| q);
+        crate::bias_correction::apply(backend, run_model, data, jobs, models)?;
     }
     Ok(out)
 }

@@ -6,7 +6,10 @@
 //! With `s = gamma / sqrt(var + eps)` per output channel: `W' = W * s` along the output-channel
 //! axis, `b' = (b - mean) * s + beta`.
 
-use super::edit::{all_names, attr_f, float_attr, fresh_name, producer_index, use_counts};
+use super::edit::{
+    all_names, attr_f, constant_initializers, float_attr, fresh_name, producer_index,
+    put_initializer, use_counts, writable_name,
+};
 use super::values::Value;
 use crate::graph::attr_i;
 use crate::pb;
@@ -126,38 +129,6 @@ fn try_fold(graph: &mut pb::GraphProto, bn_ix: usize, taken: &mut HashSet<String
     graph.node.remove(bn_ix);
     graph.value_info.retain(|v| v.name != x);
     Some(())
-}
-
-/// Initializers that are constants (not overridable graph inputs).
-fn constant_initializers(graph: &pb::GraphProto) -> HashMap<&str, &pb::TensorProto> {
-    let inputs: HashSet<&str> = graph.input.iter().map(|v| v.name.as_str()).collect();
-    graph
-        .initializer
-        .iter()
-        .filter(|t| !inputs.contains(t.name.as_str()))
-        .map(|t| (t.name.as_str(), t))
-        .collect()
-}
-
-/// `name` itself when only one node reads it, else a fresh `{name}.{suffix}`.
-fn writable_name(
-    uses: &HashMap<String, usize>,
-    name: &str,
-    taken: &mut HashSet<String>,
-    suffix: &str,
-) -> String {
-    if uses.get(name) == Some(&1) {
-        name.to_string()
-    } else {
-        fresh_name(taken, &format!("{name}.{suffix}"))
-    }
-}
-
-fn put_initializer(graph: &mut pb::GraphProto, tensor: pb::TensorProto) {
-    match graph.initializer.iter_mut().find(|t| t.name == tensor.name) {
-        Some(t) => *t = tensor,
-        None => graph.initializer.push(tensor),
-    }
 }
 
 /// Multiplies `w` by `scale[c]` along `axis` (its length must be `scale.len()`).

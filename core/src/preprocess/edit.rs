@@ -144,3 +144,36 @@ pub(crate) fn attr_f(node: &pb::NodeProto, name: &str) -> Option<f32> {
 pub(crate) fn attr_ints<'a>(node: &'a pb::NodeProto, name: &str) -> Option<&'a [i64]> {
     node.attribute.iter().find(|a| a.name == name).map(|a| a.ints.as_slice())
 }
+
+/// Initializers that are constants (not overridable graph inputs).
+pub(crate) fn constant_initializers(graph: &pb::GraphProto) -> HashMap<&str, &pb::TensorProto> {
+    let inputs: HashSet<&str> = graph.input.iter().map(|v| v.name.as_str()).collect();
+    graph
+        .initializer
+        .iter()
+        .filter(|t| !inputs.contains(t.name.as_str()))
+        .map(|t| (t.name.as_str(), t))
+        .collect()
+}
+
+/// `name` itself when only one node reads it, else a fresh `{name}.{suffix}`.
+pub(crate) fn writable_name(
+    uses: &HashMap<String, usize>,
+    name: &str,
+    taken: &mut HashSet<String>,
+    suffix: &str,
+) -> String {
+    if uses.get(name) == Some(&1) {
+        name.to_string()
+    } else {
+        fresh_name(taken, &format!("{name}.{suffix}"))
+    }
+}
+
+/// Writes `tensor` over the initializer of its name, or adds it.
+pub(crate) fn put_initializer(graph: &mut pb::GraphProto, tensor: pb::TensorProto) {
+    match graph.initializer.iter_mut().find(|t| t.name == tensor.name) {
+        Some(t) => *t = tensor,
+        None => graph.initializer.push(tensor),
+    }
+}

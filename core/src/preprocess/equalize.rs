@@ -10,7 +10,7 @@
 //! need. Pairs through Clip (ReLU6), HardSwish or a gate are left alone: not scale-invariant.
 //! Runs after BatchNorm folding, so the BN scale is part of the ranges.
 
-use super::edit::use_counts;
+use super::edit::{constant_initializers, put_initializer, use_counts};
 use super::values::Value;
 use crate::graph::attr_i;
 use crate::pb;
@@ -45,13 +45,7 @@ fn is_conv(n: &pb::NodeProto) -> bool {
 fn find_pairs(graph: &pb::GraphProto) -> Vec<Pair> {
     let uses = use_counts(graph);
     let outputs: HashSet<&str> = graph.output.iter().map(|o| o.name.as_str()).collect();
-    let inputs: HashSet<&str> = graph.input.iter().map(|v| v.name.as_str()).collect();
-    let inits: HashMap<&str, &pb::TensorProto> = graph
-        .initializer
-        .iter()
-        .filter(|t| !inputs.contains(t.name.as_str()))
-        .map(|t| (t.name.as_str(), t))
-        .collect();
+    let inits = constant_initializers(graph);
     let producer: HashMap<&str, usize> = graph
         .node
         .iter()
@@ -109,10 +103,7 @@ fn read(graph: &pb::GraphProto, name: &str) -> Option<ArrayD<f32>> {
 }
 
 fn write(graph: &mut pb::GraphProto, name: &str, value: ArrayD<f32>) {
-    let proto = Value::F32(value).to_proto(name);
-    if let Some(t) = graph.initializer.iter_mut().find(|t| t.name == name) {
-        *t = proto;
-    }
+    put_initializer(graph, Value::F32(value).to_proto(name));
 }
 
 /// max |w| per slice along `axis`.
