@@ -19,7 +19,9 @@
 mod probe;
 mod search;
 
-pub use search::{AutoSearch, BlockStep, CandidateModel, SEARCH_BLOCKS, SEARCH_SAMPLES};
+pub use search::{
+    AutoSearch, BlockStep, CandidateModel, PER_TENSOR, SEARCH_BLOCKS, SEARCH_SAMPLES,
+};
 
 use crate::backend::{Backend, EngineOptions, Lowering};
 use crate::data::{bind, CalibrationData};
@@ -70,7 +72,7 @@ pub struct AutoChoice {
     /// The candidate with the lowest error of the consuming nodes' outputs (the local choice).
     pub local_best: Method,
     /// The whole-model candidate the range came from after the network-level search
-    /// ([`AutoSearch`]): `per-tensor` (the local choice) or a single method's name.
+    /// ([`AutoSearch`]): [`PER_TENSOR`] (the local choice) or a single method's name.
     pub taken_from: String,
     /// Nodes whose outputs scored the candidates (empty: the tensor's own quantization error,
     /// for a tensor no runnable node reads).
@@ -138,7 +140,7 @@ pub fn choose_ranges(
     let (local, mut choices) = choose_locally(backend, model, plan, data, weights, &finished)?;
     // Whole-model candidates: the per-tensor choice first (it wins ties), then each method
     // everywhere (a tensor lacking that method's statistics keeps its local choice).
-    let mut candidates = vec![("per-tensor".to_string(), local.clone())];
+    let mut candidates = vec![(PER_TENSOR.to_string(), local.clone())];
     for method in &methods {
         let ranges = finished
             .iter()
@@ -230,7 +232,7 @@ fn choose_locally(
                 AutoChoice {
                     chosen: first_method.clone(),
                     local_best: first_method,
-                    taken_from: "per-tensor".into(),
+                    taken_from: PER_TENSOR.into(),
                     scored_on: vec![],
                     candidates: candidates
                         .iter()
@@ -277,7 +279,7 @@ fn choose_locally(
             AutoChoice {
                 chosen: best.0.clone(),
                 local_best: best.0.clone(),
-                taken_from: "per-tensor".into(),
+                taken_from: PER_TENSOR.into(),
                 scored_on: s.tallies.keys().filter(|k| !k.is_empty()).cloned().collect(),
                 candidates: s
                     .candidates

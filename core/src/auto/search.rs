@@ -24,6 +24,11 @@ pub const SEARCH_SAMPLES: usize = 64;
 pub const SEARCH_BLOCKS: usize = 6;
 /// Candidates (after the starting point) a block may take its ranges from: the best-scoring ones.
 pub const SEARCH_SOURCES: usize = 3;
+/// The score of an output reproduced exactly (its SQNR is infinite); a model scoring it on
+/// every output has nothing left to refine.
+const EXACT_DB: f64 = 100.0;
+/// The name of the whole-model candidate that takes each tensor's local choice.
+pub const PER_TENSOR: &str = "per-tensor";
 /// The least output-SQNR gain (dB) for which a block changes: smaller differences are within
 /// what another set of samples would move, and each change is one more fit to these samples.
 pub const SEARCH_MIN_GAIN_DB: f64 = 0.1;
@@ -31,7 +36,7 @@ pub const SEARCH_MIN_GAIN_DB: f64 = 0.1;
 /// A whole-model candidate and its model-output error.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CandidateModel {
-    /// `minmax`, `percentile(99.99)`, …, or `per-tensor` (each tensor at its local choice).
+    /// `minmax`, `percentile(99.99)`, …, or [`PER_TENSOR`] (each tensor at its local choice).
     pub name: String,
     /// Model-output SQNR in dB on the search samples (the mean of each output's SQNR in dB;
     /// +∞ when exact).
@@ -122,7 +127,8 @@ pub(crate) fn search(
     let mut steps = vec![];
     let blocks = SEARCH_BLOCKS.min(order.len());
     for block in 0..blocks {
-        if current_db.is_infinite() {
+        // Exact already, or no output has a defined SQNR: no trial can score higher.
+        if current_db >= EXACT_DB || !current_db.is_finite() {
             break;
         }
         let tensors = &order[block * order.len() / blocks..(block + 1) * order.len() / blocks];
@@ -162,7 +168,7 @@ pub(crate) fn search(
         steps.push(step);
     }
     let record = AutoSearch {
-        samples: subset.samples(),
+        samples: eval.samples(),
         candidates: scored.into_iter().map(|(_, c)| c).collect(),
         steps,
         sqnr_db: current_db,
@@ -173,11 +179,11 @@ pub(crate) fn search(
 /// The model outputs' SQNR in dB, averaged in dB over the outputs, so a model with several
 /// outputs (a detector's heads, a recurrent model's state next to its prediction) weighs each
 /// one alike: averaging the noise ratios let the worst output (a VAD's LSTM state) decide alone.
-/// An output reproduced exactly counts as 100 dB.
+/// An output reproduced exactly counts as [`EXACT_DB`].
 fn output_sqnr_db(outputs: &[crate::compare::OutputMetrics]) -> f64 {
     let dbs: Vec<f64> = outputs
         .iter()
-        .filter_map(|o| if o.metrics.identical { Some(100.0) } else { o.metrics.sqnr_db })
+        .filter_map(|o| if o.metrics.identical { Some(EXACT_DB) } else { o.metrics.sqnr_db })
         .collect();
     if dbs.is_empty() {
         return f64::NEG_INFINITY;
@@ -214,10 +220,6 @@ impl<'a> EvenlySpaced<'a> {
             _ => 1,
         };
         EvenlySpaced { data, stride, take }
-    }
-
-    fn samples(&self) -> usize {
-        self.batches().filter_map(|b| b.ok()).map(|b| b.samples()).sum()
     }
 }
 
