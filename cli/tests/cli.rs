@@ -104,24 +104,14 @@ fn tensorrt_backend_without_tensorrt_says_what_to_install() {
 fn bias_correction_changes_the_exported_model_not_the_cache_and_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let run = |name: &str, extra: &[&str]| {
-        let out = dir.path().join(name);
-        let (model, calib) = (repo(MODEL), repo(CALIB));
-        let mut args = vec![
-            "quantize",
-            model.to_str().unwrap(),
-            "--calib",
-            calib.to_str().unwrap(),
-            "--method",
-            "minmax",
-            "--per-tensor-weights",
-            "--out",
-            out.to_str().unwrap(),
-        ];
-        args.extend_from_slice(extra);
-        let o = calibr8(&args);
+        let run_dir = dir.path().join(name);
+        let o = quantize_digits(
+            &run_dir,
+            &[&["--method", "minmax", "--per-tensor-weights"], extra].concat(),
+        );
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
         let said = format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
-        let read = |f: &str| std::fs::read(out.join(f)).unwrap();
+        let read = |f: &str| std::fs::read(run_dir.join("q").join(f)).unwrap();
         (said, read("model.qdq.onnx"), read("calibration.cache"))
     };
     let (plain_said, plain_model, plain_cache) = run("plain", &[]);

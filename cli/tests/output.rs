@@ -28,23 +28,12 @@ fn json(o: &Output) -> serde_json::Value {
 
 const EVAL: &str = "examples/digits/eval.npy";
 
-fn quantize(dir: &Path, extra: &[&str]) -> Output {
-    let (model, calib) = (repo(MODEL), repo(CALIB));
-    let out = dir.join("q");
-    let mut args = vec!["quantize", model.to_str().unwrap(), "--calib", calib.to_str().unwrap()];
-    if !extra.contains(&"--method") {
-        args.extend(["--method", "minmax"]);
-    }
-    args.extend(["--out", out.to_str().unwrap()]);
-    args.extend(extra);
-    calibr8(&args)
-}
-
 #[test]
 fn issue_14_quantize_result_on_stdout_logs_on_stderr_quiet_silences_them() {
     let dir = tempfile::tempdir().unwrap();
     // Percentile 90 clips: the warning goes to stderr, the table to stdout.
-    let (out, err) = ok(&quantize(dir.path(), &["--method", "percentile", "--percentile", "90"]));
+    let (out, err) =
+        ok(&quantize_digits(dir.path(), &["--method", "percentile", "--percentile", "90"]));
     assert!(out.contains("calibrated 8 tensors") && out.contains("conv1.weight"), "{out}");
     assert!(out.contains("wrote ") && out.contains("model.qdq.onnx"), "{out}");
     assert!(!out.contains("warning"), "{out}");
@@ -52,7 +41,7 @@ fn issue_14_quantize_result_on_stdout_logs_on_stderr_quiet_silences_them() {
     assert!(!err.contains("conv1.weight"), "{err}");
     // Global --quiet, before or after the subcommand: stderr is empty, stdout unchanged.
     for quiet in [&["-q"][..], &["--quiet"][..]] {
-        let o = quantize(
+        let o = quantize_digits(
             dir.path(),
             &[&["--method", "percentile", "--percentile", "90"], quiet].concat(),
         );
@@ -72,7 +61,7 @@ fn issue_14_quantize_result_on_stdout_logs_on_stderr_quiet_silences_them() {
 fn auto_search_and_bias_corrections_are_in_the_json_document() {
     let dir = tempfile::tempdir().unwrap();
     let args = ["--method", "auto", "--bias-correction", "--format", "json", "-q"];
-    let doc = json(&quantize(dir.path(), &args));
+    let doc = json(&quantize_digits(dir.path(), &args));
     let search = &doc["auto_search"];
     let candidates = search["candidates"].as_array().unwrap();
     assert!(candidates.iter().any(|c| c["name"] == "per-tensor"), "{search}");
@@ -81,14 +70,14 @@ fn auto_search_and_bias_corrections_are_in_the_json_document() {
     let corrected = doc["bias_corrections"].as_array().unwrap();
     assert_eq!(corrected.len(), 4, "conv1, conv2, fc1, fc2: {corrected:?}");
     // minmax: neither key.
-    let plain = json(&quantize(&dir.path().join("plain"), &["--format", "json", "-q"]));
+    let plain = json(&quantize_digits(&dir.path().join("plain"), &["--format", "json", "-q"]));
     assert!(plain.get("auto_search").is_none() && plain.get("bias_corrections").is_none());
 }
 
 #[test]
 fn issue_14_quantize_and_inspect_json() {
     let dir = tempfile::tempdir().unwrap();
-    let doc = json(&quantize(dir.path(), &["--format", "json", "-q"]));
+    let doc = json(&quantize_digits(dir.path(), &["--format", "json", "-q"]));
     assert_eq!(doc["method"], "minmax");
     let tensors = doc["tensors"].as_array().unwrap();
     assert_eq!(tensors.len(), 8);
@@ -276,7 +265,7 @@ fn issue_14_histogram_mode_has_one_spelling_and_accepts_the_other() {
 #[test]
 fn issue_14_bench_qdq_without_output_ranges_refuses_or_calibrates_them() {
     let dir = tempfile::tempdir().unwrap();
-    ok(&quantize(dir.path(), &["-q"]));
+    ok(&quantize_digits(dir.path(), &["-q"]));
     let qdq = dir.path().join("q").join("model.qdq.onnx");
     let (model, calib) = (repo(MODEL), repo(CALIB));
     let out = dir.path().join("b");

@@ -19,6 +19,20 @@ pub fn calibr8(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_calibr8")).args(args).output().expect("runs calibr8")
 }
 
+/// `calibr8 quantize` on the digits example into `dir/q` (`--method minmax` unless `extra`
+/// names one), plus `extra`.
+pub fn quantize_digits(dir: &Path, extra: &[&str]) -> Output {
+    let (model, calib) = (repo(MODEL), repo(CALIB));
+    let out = dir.join("q");
+    let mut args = vec!["quantize", model.to_str().unwrap(), "--calib", calib.to_str().unwrap()];
+    if !extra.contains(&"--method") {
+        args.extend(["--method", "minmax"]);
+    }
+    args.extend(["--out", out.to_str().unwrap()]);
+    args.extend(extra);
+    calibr8(&args)
+}
+
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
