@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 
-from eval_models import decode, iou, run_det
+from eval_models import decode, match_boxes, run_det
 
 
 def per_picture(a, b):
@@ -15,18 +15,7 @@ def per_picture(a, b):
     for oa, ob in zip(a, b):
         ba, _ = decode(oa)
         bb, _ = decode(ob)
-        tp, used = 0, set()
-        for box in ba:
-            if len(bb) == 0:
-                break
-            ov = iou(box, bb)
-            for j in used:
-                ov[j] = -1
-            j = int(ov.argmax())
-            if ov[j] >= 0.5:
-                used.add(j)
-                tp += 1
-        rows.append((tp, len(ba), len(bb)))
+        rows.append((len(match_boxes(ba, bb)), len(ba), len(bb)))
     return np.array(rows, dtype=np.float64)
 
 

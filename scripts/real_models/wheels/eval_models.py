@@ -121,6 +121,22 @@ def iou(a, bs):
     return inter / (area(a) + area(bs) - inter + 1e-9)
 
 
+def match_boxes(ba, bb):
+    """Greedy matching of fp32 boxes `ba` to int8 boxes `bb` at IoU >= 0.5; the matched IoUs."""
+    matched, used = [], set()
+    for box in ba:
+        if len(bb) == 0:
+            break
+        ov = iou(box, bb)
+        for j in used:
+            ov[j] = -1
+        j = int(ov.argmax())
+        if ov[j] >= 0.5:
+            used.add(j)
+            matched.append(ov[j])
+    return matched
+
+
 def eval_det(a, b):
     tp = n_a = n_b = 0
     ious, inter, union = [], 0, 0
@@ -130,18 +146,9 @@ def eval_det(a, b):
         inter += (ma & mb).sum()
         union += (ma | mb).sum()
         n_a, n_b = n_a + len(ba), n_b + len(bb)
-        used = set()
-        for box in ba:  # greedy matching of fp32 boxes to int8 boxes
-            if len(bb) == 0:
-                break
-            ov = iou(box, bb)
-            for j in used:
-                ov[j] = -1
-            j = int(ov.argmax())
-            if ov[j] >= 0.5:
-                used.add(j)
-                tp += 1
-                ious.append(ov[j])
+        matched = match_boxes(ba, bb)
+        tp += len(matched)
+        ious.extend(matched)
     return {
         "box_f1": round(2 * tp / max(1, n_a + n_b), 4),
         "matched_iou": round(float(np.mean(ious)) if ious else 0.0, 4),
